@@ -1,0 +1,53 @@
+# cmnb — every command creates .venv on first use and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: test lint unit notebooks browser lab app bench chromium clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test,notebook,browser,bench]'
+	touch $@
+
+$(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[notebook]'
+	touch $@
+
+# Debian's chromium for the browser tests: installed when we are root and it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check cmnb tests benchmarks
+	$(BIN)/ruff format --check cmnb tests benchmarks
+	$(BIN)/mypy cmnb
+
+## make test: everything — lint, types, unit tests, notebooks (nbval, compared), browser tests.
+test: $(VENV)/.installed-test chromium lint
+	$(BIN)/pytest tests --nbval notebooks --sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest tests -m "not browser"
+
+## make lab: JupyterLab on the first example notebook (sandbox unless CHARTMOGUL_API_KEY is set).
+lab: $(VENV)/.installed-notebook
+	$(BIN)/jupyter lab notebooks/01-create-a-source.ipynb
+
+## make app: the form alone, served by Voilà.
+app: $(VENV)/.installed-notebook
+	$(BIN)/voila notebooks/app.ipynb
+
+## make bench: the benchmarks, printing ratios measured in one run.
+bench: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,269 @@
+"""Every error cmnb raises, and how a ChartMogul error response becomes one.
+
+::
+
+    CmnbError                      anything cmnb raises on purpose
+    ├── ConfigError                no key, a bad base URL, a bad setting
+    ├── InputError                 refused before sending: bad name, bad uuid (nothing was sent)
+    ├── TransportError             no HTTP answer: connection refused/reset, timeout, deadline
+    └── APIError                   the server answered with an error status
+        ├── BadRequestError        400  e.g. 'Parameter "name" is missing'
+        ├── AuthenticationError    401  no valid API key
+        ├── ForbiddenError         403  e.g. trial expired
+        ├── NotFoundError          404  unknown data source uuid
+        ├── UnprocessableError     422  validation failed
+        │   └── DuplicateNameError 422  the name is taken (``.existing`` holds that source if known)
+        ├── RateLimitError         429  over 40 requests/s (``.retry_after_s``)
+        └── ServerError            5xx  including 503 "too many connections"
+
+ChartMogul answers errors in four body shapes, all parsed by :func:`error_from_response`:
+``{"code", "message", "param"}``, ``{"errors": {field: text}}``, ``{"error": text}`` and a
+non-JSON body (plain text, an HTML page, or nothing). The server's words are always kept.
+No error ever holds request headers, so the API key cannot leak through one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import DataSource
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CmnbError",
+    "ConfigError",
+    "DuplicateNameError",
+    "ForbiddenError",
+    "InputError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "UnprocessableError",
+    "error_from_response",
+]
+
+
+class CmnbError(Exception):
+    """Base class of every error cmnb raises on purpose."""
+
+
+class ConfigError(CmnbError):
+    """The configuration is missing or wrong (no API key, a bad base URL, a bad option)."""
+
+
+class InputError(CmnbError, ValueError):
+    """Input refused before anything was sent. ``field`` names what was wrong."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TransportError(CmnbError):
+    """No usable HTTP answer: the connection failed, was reset, or timed out.
+
+    ``maybe_sent`` is True when the request may have reached the server (a reset or a read
+    timeout after sending), False when it certainly did not (connection refused, DNS failure).
+    """
+
+    def __init__(self, message: str, *, method: str = "", path: str = "", maybe_sent: bool = False):
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.maybe_sent = maybe_sent
+
+
+class APIError(CmnbError):
+    """The server answered with an error status. Keeps everything the server said.
+
+    Attributes: ``status`` (int), ``message`` (the server's message or raw body text),
+    ``param`` (the parameter it blamed, if any), ``errors`` (the ``{"field": text}`` map of a 422),
+    ``method`` and ``path`` of the request, and ``body`` (the raw text, truncated).
+    """
+
+    default_hint = "The ChartMogul API refused the request."
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        errors: dict[str, Any] | None = None,
+        method: str = "",
+        path: str = "",
+        body: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.param = param
+        self.errors = dict(errors or {})
+        self.method = method
+        self.path = path
+        self.body = body
+        self.hint = hint or self.default_hint
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f" on {self.method} {self.path}" if self.method else ""
+        said = f" Server said: {self.message}" if self.message else ""
+        return f"{self.hint} (HTTP {self.status}{where}).{said}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
+            f"param={self.param!r}, method={self.method!r}, path={self.path!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400: a parameter is missing or not allowed."""
+
+    default_hint = "The request was malformed"
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or not valid."""
+
+    default_hint = (
+        "The API key was not accepted: check CHARTMOGUL_API_KEY (ChartMogul → Profile → API keys)"
+    )
+
+
+class ForbiddenError(APIError):
+    """403: the key is valid but may not do this (for example, the trial has expired)."""
+
+    default_hint = "The account may not do this (is the trial expired, or the key read-only?)"
+
+
+class NotFoundError(APIError):
+    """404: no data source with that uuid (it may have been deleted)."""
+
+    default_hint = "No such data source"
+
+
+class UnprocessableError(APIError):
+    """422: the server's validation refused the input; ``errors`` maps field → reason."""
+
+    default_hint = "The server refused the input"
+
+
+class DuplicateNameError(UnprocessableError):
+    """422 "Has already been taken": a data source with this name exists.
+
+    ``name`` is the name asked for; ``existing`` is the existing :class:`DataSource` when the
+    client could look it up (``None`` otherwise).
+    """
+
+    def __init__(self, *args: Any, name: str = "", **kwargs: Any) -> None:
+        self.name = name
+        self.existing: DataSource | None = None
+        kwargs.setdefault("hint", f"A data source named {name!r} already exists")
+        super().__init__(*args, **kwargs)
+
+    def attach_existing(self, existing: DataSource) -> None:
+        """Record the source that holds the name (and mention its uuid in the message)."""
+        self.existing = existing
+        self.hint = f"A data source named {self.name!r} already exists ({existing.uuid})"
+        self.args = (self._text(),)
+
+
+class RateLimitError(APIError):
+    """429: over the rate limit. ``retry_after_s`` is the server's wait, when it gave one."""
+
+    default_hint = "Rate limit exceeded (ChartMogul allows 40 requests per second)"
+
+    def __init__(self, *args: Any, retry_after_s: float | None = None, **kwargs: Any) -> None:
+        self.retry_after_s = retry_after_s
+        if retry_after_s is not None and "hint" not in kwargs:
+            kwargs["hint"] = f"{self.default_hint}; retry after {retry_after_s:g} s"
+        super().__init__(*args, **kwargs)
+
+
+class ServerError(APIError):
+    """5xx: trouble on the server side (503 also means more than 20 parallel connections)."""
+
+    default_hint = "ChartMogul had a server error; it is usually safe to try again later"
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    422: UnprocessableError,
+    429: RateLimitError,
+}
+
+_BODY_KEEP = 2000
+
+
+def _decode_json(body: bytes | str) -> Any:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def error_from_response(
+    status: int,
+    body: bytes | str,
+    *,
+    method: str = "",
+    path: str = "",
+    name: str | None = None,
+    retry_after_s: float | None = None,
+) -> APIError:
+    """Build the right :class:`APIError` subclass from a status and a raw body of any shape.
+
+    ``name`` is the data source name the request was about (used for the duplicate-name
+    message); ``retry_after_s`` is the parsed ``Retry-After`` header, if any.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    data = _decode_json(text)
+    message = ""
+    param: str | None = None
+    errors: dict[str, Any] = {}
+    if isinstance(data, dict):
+        if isinstance(data.get("errors"), dict):
+            errors = data["errors"]
+            message = "; ".join(f"{field}: {reason}" for field, reason in errors.items())
+        if isinstance(data.get("message"), str):
+            message = data["message"]
+        elif isinstance(data.get("error"), str):
+            message = data["error"]
+        if isinstance(data.get("param"), str):
+            param = data["param"]
+    if not message:
+        message = _plain_text_message(text)
+    common: dict[str, Any] = dict(
+        param=param, errors=errors, method=method, path=path, body=text[:_BODY_KEEP]
+    )
+    if status == 422 and "taken" in str(errors.get("name", "")).lower():
+        return DuplicateNameError(status, message, name=name or "", **common)
+    if status == 429:
+        return RateLimitError(status, message, retry_after_s=retry_after_s, **common)
+    if status >= 500:
+        return ServerError(status, message, **common)
+    return _BY_STATUS.get(status, APIError)(status, message, **common)
+
+
+def _plain_text_message(text: str) -> str:
+    """A short message from a non-JSON body: an HTML page's <title>, or the first line of text."""
+    stripped = text.strip()
+    if not stripped:
+        return ""
+    lower = stripped.lower()
+    if "<title>" in lower and "</title>" in lower:
+        start = lower.index("<title>") + len("<title>")
+        return stripped[start : lower.index("</title>")].strip()[:200]
+    if lower.startswith("<"):
+        return "(an HTML error page)"
+    return stripped.splitlines()[0][:200]
