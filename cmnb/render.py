@@ -1,0 +1,128 @@
+"""Pure functions that turn a data source DataFrame into HTML or plain text.
+
+Nothing here touches widgets, clients or global state: the same frame always gives the same
+string (the Styler uuid is fixed), which is what golden-file tests and nbval need. Every cell
+and every column header is HTML-escaped, because pandas' ``Styler`` does not escape by default.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "TABLE_UUID",
+    "count_note",
+    "format_cell",
+    "newest_first",
+    "sources_html",
+    "sources_text",
+]
+
+DEFAULT_MAX_ROWS = 20
+TABLE_UUID = "cmnb-sources"
+
+_TABLE_STYLES: list[dict[str, Any]] = [
+    {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em;"},
+    {
+        "selector": "th",
+        "props": "text-align: left; padding: 2px 10px; border-bottom: 1px solid #999;",
+    },
+    {"selector": "td", "props": "text-align: left; padding: 2px 10px; white-space: nowrap;"},
+    {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},
+]
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_cell(value: Any) -> str:
+    """Display text of one cell: ``""`` for missing, UTC timestamps to the second, else ``str``.
+
+    Strings come in already escaped by ``Styler.format(escape="html")``; anything else (dicts or
+    lists kept from unknown server keys, numbers, booleans) is escaped here, so every cell is
+    escaped exactly once.
+    """
+    if isinstance(value, str):
+        return value
+    if _is_missing(value):
+        return ""
+    if isinstance(value, datetime):
+        return _format_time(value)
+    return html.escape(str(value), quote=True)
+
+
+def newest_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows newest first by ``created_at`` (missing last); ties: the row added last first."""
+    ordered: pd.DataFrame = frame.iloc[::-1]
+    if "created_at" in frame.columns and not frame.empty:
+        ordered = ordered.sort_values(
+            "created_at", ascending=False, kind="mergesort", na_position="last"
+        )
+    result: pd.DataFrame = ordered.reset_index(drop=True)
+    return result
+
+
+def count_note(shown: int, total: int) -> str:
+    """``"showing 20 of 135 data sources (newest first)"``, or ``"3 data sources"`` if all shown."""
+    noun = "data source" if total == 1 else "data sources"
+    if total == 0:
+        return "No data sources yet."
+    if shown < total:
+        return f"showing {shown} of {total} {noun} (newest first)"
+    return f"{total} {noun}"
+
+
+def sources_html(
+    frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS, table_uuid: str = TABLE_UUID
+) -> str:
+    """A tidy HTML table of ``frame``, newest first, at most ``max_rows`` rows, with a count note.
+
+    The output is deterministic for a given frame and ``table_uuid``. An empty frame gives only
+    the note ``No data sources yet.``. Raises ``ValueError`` if ``max_rows`` is below 1.
+    """
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    total = len(frame)
+    note = f'<p class="cmnb-note">{html.escape(count_note(min(total, max_rows), total))}</p>'
+    if total == 0:
+        return f'<div class="cmnb-sources">{note}</div>'
+    rows = newest_first(frame).head(max_rows)
+    styler = (
+        rows.style.set_uuid(table_uuid)
+        .set_table_attributes('class="cmnb-table"')
+        .set_table_styles(_TABLE_STYLES)
+        .format(format_cell, escape="html", na_rep="")
+        .format_index(escape="html", axis=1)
+        .hide(axis="index")
+    )
+    return f'<div class="cmnb-sources">{styler.to_html()}{note}</div>'
+
+
+def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:
+    """A plain-text listing (created_at, uuid, status, name), newest first, with a count line."""
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    total = len(frame)
+    head = f"DataSourceTable: {count_note(min(total, max_rows), total)}"
+    if total == 0:
+        return head
+    rows = newest_first(frame).head(max_rows)
+    lines = [head]
+    for row in rows.itertuples(index=False):
+        created = row.created_at
+        when = "" if _is_missing(created) else _format_time(created)
+        lines.append(f"  {when:<23}  {row.uuid}  {row.status:<14}  {row.name!r}")
+    return "\n".join(lines)

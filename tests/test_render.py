@@ -1,0 +1,141 @@
+"""The pure HTML/text renderers: golden files, escaping, ordering, truncation.
+
+Regenerate the golden files after an intended change with ``CMNB_UPDATE_GOLDEN=1 pytest
+tests/test_render.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cmnb import render
+from cmnb.models import DataSource
+from cmnb.table import DataSourceTable
+
+GOLDEN = Path(__file__).parent / "golden"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def source(n: int, name: str | None = None, **extra: object) -> DataSource:
+    return DataSource.from_dict(
+        {
+            "uuid": f"ds_00000000-0000-4000-8000-{n:012d}",
+            "name": name if name is not None else f"Source {n}",
+            "system": "Custom",
+            "created_at": f"2024-03-{n:02d}T09:30:00.000Z",
+            "status": "idle",
+            **extra,
+        }
+    )
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("CMNB_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed (see module docstring)"
+
+
+def test_empty_table_is_just_a_note() -> None:
+    html = render.sources_html(DataSourceTable().df)
+    check_golden("empty.html", html)
+    assert "<table" not in html
+    assert "No data sources yet." in html
+
+
+def test_two_sources_newest_first_and_escaped() -> None:
+    frame = DataSourceTable([source(1, HOSTILE), source(2, "Billing & Co")]).df
+    html = render.sources_html(frame)
+    check_golden("two_sources.html", html)
+    assert HOSTILE not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Billing &amp; Co" in html
+    assert html.index("Billing") < html.index("&lt;img")
+    assert "2 data sources" in html
+    assert "2024-03-02 09:30:00 UTC" in html
+
+
+def test_long_table_is_truncated_with_a_note() -> None:
+    frame = DataSourceTable([source(n) for n in range(1, 8)]).df
+    html = render.sources_html(frame, max_rows=3)
+    check_golden("truncated.html", html)
+    assert "showing 3 of 7 data sources (newest first)" in html
+    assert [f"Source {n}" in html for n in range(1, 8)] == [False] * 4 + [True] * 3
+
+
+def test_optional_blocks_are_columns_and_unknown_values_are_escaped() -> None:
+    with_blocks = source(
+        1,
+        processing_status={"processed": 3, "pending": None, "failed": 0, "note": "<b>x</b>"},
+        auto_churn_subscription_setting={"enabled": True, "interval": 7},
+    )
+    frame = DataSourceTable([with_blocks, source(2)]).df
+    html = render.sources_html(frame)
+    check_golden("blocks.html", html)
+    assert ">processing_status.processed</th>" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
+
+
+def test_hostile_column_header_and_nested_value_are_escaped() -> None:
+    frame = pd.DataFrame({"<script>h</script>": [{"k": "<i>"}], "created_at": [pd.NaT]})
+    html = render.sources_html(frame)
+    assert "<script>" not in html and "<i>" not in html
+    assert "&lt;script&gt;h&lt;/script&gt;" in html
+    assert "{&#x27;k&#x27;: &#x27;&lt;i&gt;&#x27;}" in html
+
+
+def test_output_is_deterministic() -> None:
+    frame = DataSourceTable([source(1), source(2)]).df
+    assert render.sources_html(frame) == render.sources_html(frame.copy())
+    assert 'id="T_cmnb-sources"' in render.sources_html(frame)
+
+
+def test_newest_first_puts_missing_times_last_and_breaks_ties_by_last_added() -> None:
+    moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    frame = DataSourceTable(
+        [
+            DataSource("ds_a", "a", created_at=moment),
+            DataSource("ds_b", "b", created_at=None),
+            DataSource("ds_c", "c", created_at=moment),
+            DataSource("ds_d", "d", created_at=datetime(2025, 1, 1, tzinfo=timezone.utc)),
+        ]
+    ).df
+    assert list(render.newest_first(frame)["name"]) == ["d", "c", "a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("shown", "total", "note"),
+    [
+        (0, 0, "No data sources yet."),
+        (1, 1, "1 data source"),
+        (5, 5, "5 data sources"),
+        (20, 21, "showing 20 of 21 data sources (newest first)"),
+    ],
+)
+def test_count_note(shown: int, total: int, note: str) -> None:
+    assert render.count_note(shown, total) == note
+
+
+def test_text_listing() -> None:
+    frame = DataSourceTable([source(1, HOSTILE), source(2)]).df
+    assert render.sources_text(frame) == (
+        "DataSourceTable: 2 data sources\n"
+        "  2024-03-02 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000002  idle"
+        "            'Source 2'\n"
+        "  2024-03-01 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000001  idle"
+        "            '<img src=x onerror=alert(1)>'"
+    )
+    assert render.sources_text(frame, max_rows=1).startswith(
+        "DataSourceTable: showing 1 of 2 data sources (newest first)\n"
+    )
+
+
+def test_max_rows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_rows"):
+        render.sources_html(DataSourceTable().df, max_rows=0)

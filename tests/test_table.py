@@ -1,0 +1,238 @@
+"""DataSourceTable: the collection, its DataFrame, exports and the round trip to the server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import cmnb
+from cmnb.errors import ConfigError
+from cmnb.models import DataSource
+from cmnb.table import BASE_COLUMNS, DataSourceTable
+
+
+def source(n: int, name: str | None = None, status: str = "idle", **extra: Any) -> DataSource:
+    return DataSource.from_dict(
+        {
+            "uuid": f"ds_00000000-0000-4000-8000-{n:012d}",
+            "name": name if name is not None else f"Source {n}",
+            "system": "Custom",
+            "created_at": f"2024-03-{n:02d}T09:30:00.918Z",
+            "status": status,
+            **extra,
+        }
+    )
+
+
+class FakeDataSources:
+    """Stands in for ``client.data_sources``: serves a fixed list and records each call."""
+
+    def __init__(self, sources: list[DataSource]) -> None:
+        self.sources = sources
+        self.calls: list[dict[str, Any]] = []
+
+    def list(self, **filters: Any) -> list[DataSource]:
+        self.calls.append(filters)
+        return [s for s in self.sources if filters.get("name") in (None, s.name)]
+
+
+class FakeClient:
+    def __init__(self, sources: list[DataSource]) -> None:
+        self.data_sources = FakeDataSources(sources)
+
+
+def test_empty_frame_has_the_columns_and_dtypes() -> None:
+    frame = DataSourceTable().df
+    assert list(frame.columns) == list(BASE_COLUMNS)
+    assert len(frame) == 0
+    assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_frame_columns_values_and_dtypes() -> None:
+    table = DataSourceTable([source(1), source(2, status="working")])
+    frame = table.df
+    assert list(frame.columns) == ["uuid", "name", "system", "created_at", "status"]
+    assert list(frame["name"]) == ["Source 1", "Source 2"]
+    assert list(frame["status"]) == ["idle", "working"]
+    assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
+    assert frame["created_at"][0] == pd.Timestamp("2024-03-01T09:30:00.918Z")
+    assert frame["name"].dtype == DataSourceTable([]).df["name"].dtype
+
+
+def test_blocks_are_flattened_in_a_stable_order_with_nullable_dtypes() -> None:
+    invoices = {
+        "manual": {"create_subscription_when_invoice_is": "open", "zeta": 1},
+        "automatic": {"prevent_subscription_for_invoice_voided": True},
+    }
+    table = DataSourceTable(
+        [
+            source(1, invoice_handling_setting=invoices),
+            source(2, processing_status={"processed": None, "pending": 2, "failed": None}),
+            source(3),
+        ]
+    )
+    frame = table.df
+    columns = list(frame.columns)
+    assert columns[:8] == [
+        *BASE_COLUMNS,
+        "processing_status.processed",
+        "processing_status.pending",
+        "processing_status.failed",
+    ]
+    assert columns.index("invoice_handling_setting.manual.zeta") > columns.index(
+        "invoice_handling_setting.manual.prevent_subscription_for_invoice_written_off"
+    )
+    assert columns.index("invoice_handling_setting.manual.zeta") < columns.index(
+        "invoice_handling_setting.automatic.create_subscription_when_invoice_is"
+    )
+    assert str(frame["processing_status.processed"].dtype) == "Int64"
+    assert frame["processing_status.pending"].tolist() == [pd.NA, 2, pd.NA]
+    assert (
+        str(
+            frame[
+                "invoice_handling_setting.automatic.prevent_subscription_for_invoice_voided"
+            ].dtype
+        )
+        == "boolean"
+    )
+    # the same sources in another order give the same columns
+    assert list(DataSourceTable(reversed(table.sources)).df.columns) == columns
+
+
+def test_no_created_at_becomes_nat() -> None:
+    frame = DataSourceTable([DataSource("ds_x", "x")]).df
+    assert frame["created_at"].isna().all()
+    assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_add_extend_len_contains_remove() -> None:
+    table = DataSourceTable()
+    table.add(source(1))
+    table.extend([source(2), source(3)])
+    assert len(table) == 3
+    assert source(2).uuid in table and source(2) in table
+    table.add(source(2, status="working"))  # same uuid: replaced in place, not duplicated
+    assert len(table) == 3
+    assert [s.status for s in table] == ["idle", "working", "idle"]
+    removed = table.remove(source(1).uuid)
+    assert removed.name == "Source 1"
+    assert [s.name for s in table.sources] == ["Source 2", "Source 3"]
+    with pytest.raises(KeyError, match="no data source"):
+        table.remove(source(1).uuid)
+    with pytest.raises(TypeError, match="DataSource"):
+        table.add({"uuid": "x"})  # type: ignore[arg-type]
+
+
+def test_find_name_is_exact_after_stripping() -> None:
+    table = DataSourceTable([source(1, "Billing")])
+    assert table.find_name("  Billing ") is not None
+    assert table.find_name("billing") is None
+
+
+def test_repr_html_and_plain_repr() -> None:
+    table = DataSourceTable([source(n) for n in range(1, 5)], max_rows=2)
+    html = table._repr_html_()
+    assert "showing 2 of 4 data sources (newest first)" in html
+    assert "Source 4" in html and "Source 1" not in html
+    text = repr(table)
+    assert text.splitlines()[0] == "DataSourceTable: showing 2 of 4 data sources (newest first)"
+    assert "'Source 4'" in text.splitlines()[1]
+    assert repr(DataSourceTable()) == "DataSourceTable: No data sources yet."
+
+
+def test_to_csv_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "sources.csv"
+    DataSourceTable([source(1, 'Comma, "quoted"')]).to_csv(path)
+    back = pd.read_csv(path)
+    assert list(back.columns) == list(BASE_COLUMNS)
+    assert back["name"][0] == 'Comma, "quoted"'
+    assert back["created_at"][0] == "2024-03-01T09:30:00.918000Z"
+
+
+def test_to_parquet_round_trips(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "sources.parquet"
+    table = DataSourceTable([source(1), source(2, processing_status={"processed": 1})])
+    table.to_parquet(path)
+    back = pd.read_parquet(path)
+    assert list(back.columns) == list(table.df.columns)
+    assert back["created_at"][1] == pd.Timestamp("2024-03-02T09:30:00.918Z")
+
+
+def test_to_parquet_without_pyarrow_says_how_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"pip install 'cmnb\[parquet\]'"):
+        DataSourceTable([source(1)]).to_parquet(tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_from_api_passes_filters() -> None:
+    client = FakeClient([source(1), source(2)])
+    table = DataSourceTable.from_api(client, name="Source 2")  # type: ignore[arg-type]
+    assert [s.name for s in table] == ["Source 2"]
+    assert client.data_sources.calls == [{"name": "Source 2"}]
+
+
+def test_refresh_updates_statuses_and_drops_deleted_sources() -> None:
+    table = DataSourceTable([source(1), source(2), source(3)])
+    server = FakeClient([source(3, status="working"), source(1), source(9)])
+    dropped = table.refresh(server)  # type: ignore[arg-type]
+    assert [s.uuid for s in dropped] == [source(2).uuid]
+    assert [(s.name, s.status) for s in table] == [("Source 1", "idle"), ("Source 3", "working")]
+    assert source(9) not in table  # not ours: never added
+    assert server.data_sources.calls == [{}]
+
+
+def test_refresh_asks_for_the_blocks_the_table_shows() -> None:
+    table = DataSourceTable([source(1, processing_status={"processed": 0})])
+    server = FakeClient([source(1, processing_status={"processed": 5})])
+    table.refresh(server)  # type: ignore[arg-type]
+    assert server.data_sources.calls == [{"with_processing_status": True}]
+    assert table.df["processing_status.processed"].tolist() == [5]
+
+
+def test_refresh_of_an_empty_table_sends_nothing() -> None:
+    server = FakeClient([source(1)])
+    assert DataSourceTable().refresh(server) == []  # type: ignore[arg-type]
+    assert server.data_sources.calls == []
+
+
+def test_refresh_failure_leaves_the_table_unchanged() -> None:
+    class Failing:
+        class data_sources:
+            @staticmethod
+            def list(**_: Any) -> list[DataSource]:
+                raise cmnb.ServerError(500, "boom")
+
+    table = DataSourceTable([source(1)])
+    with pytest.raises(cmnb.ServerError):
+        table.refresh(Failing())  # type: ignore[arg-type]
+    assert len(table) == 1
+
+
+def test_created_at_keeps_microseconds_in_utc() -> None:
+    moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    frame = DataSourceTable([DataSource("ds_x", "x", created_at=moment)]).df
+    assert frame["created_at"][0] == pd.Timestamp(moment)
+
+
+def test_import_cmnb_loads_neither_pandas_nor_ipywidgets() -> None:
+    code = (
+        "import sys, cmnb; cmnb.DataSource; "
+        "print(sorted(m for m in ('pandas', 'ipywidgets') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
