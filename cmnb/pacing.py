@@ -1,0 +1,71 @@
+"""Client-side pacing: never more than N requests in *any* window of one second.
+
+ChartMogul allows 40 requests per second per account. A token bucket with a burst of 40 would
+allow 80 requests inside one second (40 at the end of one second, 40 more at the start of the
+next), so the pacer is a sliding window instead: it remembers when the last N requests started
+and lets a new one start only when the oldest of them is at least one window old.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from .errors import ConfigError
+
+__all__ = ["Pacer"]
+
+
+class Pacer:
+    """A thread-safe sliding-window limiter shared by every request of one client.
+
+    ``rate_per_s`` may be fractional: 40 allows 40 starts per second, 0.5 allows one every two
+    seconds. ``clock`` (monotonic seconds) and ``sleep`` are injectable so tests need no real
+    time. Raises :class:`ConfigError` if ``rate_per_s`` is not a positive number.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if (
+            isinstance(rate_per_s, bool)
+            or not isinstance(rate_per_s, (int, float))
+            or not math.isfinite(rate_per_s)
+            or rate_per_s <= 0
+        ):
+            raise ConfigError(f"rate_limit_per_s must be a number > 0 or None, not {rate_per_s!r}.")
+        self.rate_per_s = float(rate_per_s)
+        if rate_per_s >= 1:
+            self.capacity, self.window_s = int(rate_per_s), 1.0
+        else:
+            self.capacity, self.window_s = 1, 1.0 / rate_per_s
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: deque[float] = deque(maxlen=self.capacity)
+        # Held while waiting on purpose: whoever waits holds the next slot, so threads are
+        # served in turn and no two can claim the same slot.
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait until a request may start, record it, and return its start time (clock value)."""
+        with self._lock:
+            while True:
+                now = self._clock()
+                if len(self._starts) < self.capacity:
+                    break
+                wait_s = self._starts[0] + self.window_s - now
+                if wait_s <= 0:
+                    break
+                self._sleep(wait_s)
+            self._starts.append(now)
+            return now
+
+    def __repr__(self) -> str:
+        return f"Pacer(rate_per_s={self.rate_per_s:g})"
