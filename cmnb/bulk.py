@@ -1,0 +1,378 @@
+"""Bulk setup: create many data sources at the rate limit, with exactly one outcome per name.
+
+:func:`create_many` validates every name first (invalid names and repeats within the input
+become ``failed`` outcomes and nothing is sent for them), then, in ``ensure`` mode, looks the
+account up with **one** ``list()`` call and creates only the missing names on a small thread
+pool. Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s);
+bulk adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
+
+Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) and ``skipped``
+(never sent because the run was interrupted). Ctrl-C raises :class:`BulkInterrupted`, a
+``KeyboardInterrupt`` carrying the ``partial_result``, after the in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .errors import CmnbError, DuplicateNameError, InputError, RateLimitError, TransportError
+from .models import DataSource
+from .progress import ProgressBar, auto_progress, outcome_html_table, short_error
+from .validation import name_problem
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "BulkInterrupted",
+    "BulkOutcome",
+    "BulkResult",
+    "ProgressCallback",
+    "create_many",
+]
+
+Outcome = Literal["created", "existing", "failed", "skipped"]
+OUTCOMES: tuple[Outcome, ...] = ("created", "existing", "failed", "skipped")
+MAX_CONCURRENCY = 20  # ChartMogul refuses more than 20 parallel connections per account
+RATE_LIMIT_RETRIES = 3  # a 429 means nothing was created, so the name may be sent again
+_log = logging.getLogger("cmnb.bulk")
+
+
+class DataSourcesLike(Protocol):
+    """What :func:`create_many` needs from ``client.data_sources``."""
+
+    def create(self, name: str) -> DataSource: ...
+
+    def list(self) -> Sequence[DataSource]: ...
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What happened to one input name. ``index`` is its position in the input."""
+
+    name: str
+    outcome: Outcome
+    source: DataSource | None = None
+    error: Exception | None = None
+    index: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True for ``created`` and ``existing``: the account now holds this name."""
+        return self.outcome in ("created", "existing")
+
+
+ProgressCallback = Callable[[int, int, BulkOutcome], None]
+
+
+class BulkResult:
+    """Every outcome of one :func:`create_many` run, in input order.
+
+    ``created``/``existing``/``failed``/``skipped`` are lists of :class:`BulkOutcome`;
+    ``counts`` maps each outcome to its count; ``sources`` are the data sources of the ``ok``
+    outcomes; ``to_frame()`` gives one row per name.
+    """
+
+    def __init__(self, outcomes: Sequence[BulkOutcome], *, interrupted: bool = False) -> None:
+        self.outcomes: list[BulkOutcome] = list(outcomes)
+        self.interrupted = interrupted
+
+    def _having(self, outcome: Outcome) -> list[BulkOutcome]:
+        return [o for o in self.outcomes if o.outcome == outcome]
+
+    created = property(lambda self: self._having("created"), doc="Names created by this run.")
+    existing = property(lambda self: self._having("existing"), doc="Names found already there.")
+    failed = property(lambda self: self._having("failed"), doc="Names that failed (see .error).")
+    skipped = property(lambda self: self._having("skipped"), doc="Names never sent (interrupt).")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``{"created": n, "existing": n, "failed": n, "skipped": n}``."""
+        counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        for o in self.outcomes:
+            counts[o.outcome] += 1
+        return counts
+
+    @property
+    def sources(self) -> list[DataSource]:
+        """The data sources created or found, in input order."""
+        return [o.source for o in self.outcomes if o.ok and o.source is not None]
+
+    @property
+    def ok(self) -> bool:
+        """True when every name is ``created`` or ``existing``."""
+        return all(o.ok for o in self.outcomes)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def __iter__(self) -> Iterator[BulkOutcome]:
+        return iter(self.outcomes)
+
+    def summary(self) -> str:
+        """One line, e.g. ``400 names: 380 created, 15 existing, 5 failed``."""
+        parts = [f"{n} {k}" for k, n in self.counts.items() if n or k in ("created", "failed")]
+        tail = " (interrupted)" if self.interrupted else ""
+        return f"{len(self.outcomes)} names: " + ", ".join(parts) + tail
+
+    def to_frame(self) -> pandas.DataFrame:
+        """A DataFrame with columns name, outcome, uuid, created_at (UTC), error (short text)."""
+        import pandas as pd
+
+        rows = [
+            {
+                "name": o.name,
+                "outcome": o.outcome,
+                "uuid": o.source.uuid if o.source else None,
+                "created_at": o.source.created_at if o.source else None,
+                "error": short_error(o.error) if o.error else None,
+            }
+            for o in self.outcomes
+        ]
+        frame: pandas.DataFrame = pd.DataFrame(
+            rows, columns=["name", "outcome", "uuid", "created_at", "error"]
+        )
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+        return frame
+
+    def __repr__(self) -> str:
+        lines = [f"BulkResult({self.summary()})"]
+        for o in self.failed[:5]:
+            lines.append(f"  failed [{o.index}] {o.name!r}: {short_error(o.error)}")
+        if len(self.failed) > 5:
+            lines.append(f"  … and {len(self.failed) - 5} more failed (see .to_frame())")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return outcome_html_table(self.summary(), self.outcomes)
+
+
+class BulkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`create_many`; ``partial_result`` reports every name.
+
+    Names that finished keep their outcome, names never sent are ``skipped``. In a notebook the
+    result is also reachable after the traceback as ``sys.last_value.partial_result``.
+    """
+
+    def __init__(self, partial_result: BulkResult) -> None:
+        super().__init__(
+            f"create_many interrupted: {partial_result.summary()}. "
+            "The partial BulkResult is this exception's .partial_result."
+        )
+        self.partial_result = partial_result
+
+
+def create_many(
+    data_sources: DataSourcesLike,
+    names: Iterable[Any],
+    *,
+    mode: Literal["ensure", "create"] = "ensure",
+    concurrency: int = 8,
+    progress: ProgressCallback | Literal["auto"] | None = None,
+) -> BulkResult:
+    """Create a data source for each name; return a :class:`BulkResult` in input order.
+
+    ``names``: any iterable of names (a list, a pandas Series, a CSV column); each is stripped.
+    ``mode="ensure"`` reports names already in the account as ``existing``;
+    ``mode="create"`` reports them as ``failed`` with a :class:`DuplicateNameError`.
+    ``concurrency`` is clamped to 1..20 threads. ``progress`` is ``progress(done, total,
+    outcome)`` called on the calling thread after each outcome, ``"auto"`` (a widget in a
+    notebook, a text bar on a terminal) or ``None``. API and network errors never raise: they
+    become ``failed`` outcomes. Raises :class:`InputError` for a bad ``mode``/``names`` argument
+    and :class:`BulkInterrupted` (a ``KeyboardInterrupt``) on Ctrl-C.
+    """
+    if mode not in ("ensure", "create"):
+        raise InputError(f"mode must be 'ensure' or 'create', not {mode!r}.", field="mode")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise InputError(f"concurrency must be an int, not {concurrency!r}.", field="concurrency")
+    if isinstance(names, (str, bytes)) or hasattr(names, "columns"):
+        raise InputError(
+            "names must be a collection of names (a list or one column), not "
+            f"{type(names).__name__}.",
+            field="names",
+        )
+    bar = auto_progress() if progress == "auto" else progress
+    run = _Run(data_sources, list(names), mode, max(1, min(MAX_CONCURRENCY, concurrency)), bar)
+    return run.execute()
+
+
+class _Run:
+    """One create_many call. Every outcome is recorded on the calling thread.
+
+    Workers write what the server answered into ``landed`` before returning, so even a Ctrl-C
+    that lands between ``submit()`` and the bookkeeping cannot lose a created source.
+    """
+
+    def __init__(
+        self,
+        data_sources: DataSourcesLike,
+        items: list[Any],
+        mode: str,
+        workers: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.data_sources, self.items, self.mode, self.workers = data_sources, items, mode, workers
+        self.progress = progress
+        self.bar = progress if isinstance(progress, ProgressBar) else None
+        self.outcomes: list[BulkOutcome | None] = [None] * len(items)
+        self.done = 0
+        self.names: dict[int, str] = {}
+        self.started: set[int] = set()
+        self.landed: dict[int, DataSource | BaseException] = {}
+
+    def record(self, index: int, outcome: Outcome, **details: Any) -> None:
+        name = self.names.get(index) or _display_name(self.items[index])
+        result = BulkOutcome(name, outcome, index=index, **details)
+        self.outcomes[index] = result
+        self.done += 1
+        if self.progress is not None:
+            try:
+                self.progress(self.done, len(self.items), result)
+            except Exception:  # a broken callback must not cost the record of the run
+                _log.warning("progress callback failed; progress is off", exc_info=True)
+                self.progress = None
+
+    def execute(self) -> BulkResult:
+        if self.bar is not None:
+            self.bar.start(len(self.items))
+        pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="cmnb-bulk")
+        try:
+            self.send(pool, self.lookup(self.validate()))
+        except KeyboardInterrupt:
+            self.progress = None
+            self.drain(pool)
+            partial = BulkResult([o for o in self.outcomes if o], interrupted=True)
+            if self.bar is not None:
+                self.bar.finish(partial)
+            raise BulkInterrupted(partial) from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        result = BulkResult([o for o in self.outcomes if o])
+        if self.bar is not None:
+            self.bar.finish(result)
+        return result
+
+    def validate(self) -> list[int]:
+        first_index: dict[str, int] = {}
+        to_send: list[int] = []
+        for index, item in enumerate(self.items):
+            problem = name_problem(item)
+            if problem:
+                self.record(index, "failed", error=InputError(problem, field="name"))
+                continue
+            name = self.names[index] = str(item).strip()
+            if name in first_index:
+                error = InputError(
+                    f"The same name is already at index {first_index[name]} of this input; "
+                    "it is sent once.",
+                    field="name",
+                )
+                self.record(index, "failed", error=error)
+                continue
+            first_index[name] = index
+            to_send.append(index)
+        return to_send
+
+    def lookup(self, to_send: list[int]) -> list[int]:
+        if self.mode != "ensure" or not to_send:
+            return to_send
+        try:
+            known = {source.name: source for source in self.data_sources.list()}
+        except CmnbError as error:
+            for index in to_send:
+                self.record(index, "failed", error=error)
+            return []
+        missing = []
+        for index in to_send:
+            if self.names[index] in known:
+                self.record(index, "existing", source=known[self.names[index]])
+            else:
+                missing.append(index)
+        return missing
+
+    def call(self, index: int) -> DataSource:
+        """Runs on a worker thread."""
+        self.landed.pop(index, None)  # a stale 429 from an earlier attempt is not this answer
+        self.started.add(index)
+        try:
+            source = self.data_sources.create(self.names[index])
+        except BaseException as error:
+            self.landed[index] = error
+            raise
+        self.landed[index] = source
+        return source
+
+    def send(self, pool: cf.ThreadPoolExecutor, to_send: list[int]) -> None:
+        queue = deque((index, 0) for index in to_send)
+        in_flight: dict[cf.Future[DataSource], tuple[int, int]] = {}
+        limit, successes, resume_at = self.workers, 0, 0.0
+        while queue or in_flight:
+            now = time.monotonic()
+            while queue and len(in_flight) < limit and now >= resume_at:
+                index, attempt = queue.popleft()
+                in_flight[pool.submit(self.call, index)] = (index, attempt)
+            if not in_flight:
+                time.sleep(max(0.0, resume_at - now))
+                continue
+            # A timeout keeps this loop responsive to Ctrl-C and to the end of a 429 pause.
+            finished, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                index, attempt = in_flight.pop(future)
+                error = future.exception()
+                if isinstance(error, RateLimitError) and attempt < RATE_LIMIT_RETRIES:
+                    queue.appendleft((index, attempt + 1))
+                    limit, successes = max(1, limit // 2), 0
+                    pause_s = 1.0 if error.retry_after_s is None else error.retry_after_s
+                    resume_at = time.monotonic() + pause_s
+                    _log.info("429 for %r: at most %d requests in flight", self.names[index], limit)
+                    continue
+                self.settle(index, self.landed[index])
+                successes += 1
+                if limit < self.workers and successes >= limit:
+                    limit, successes = limit + 1, 0
+
+    def settle(self, index: int, answer: DataSource | BaseException) -> None:
+        if isinstance(answer, DataSource):
+            self.record(index, "created", source=answer)
+        elif isinstance(answer, DuplicateNameError) and answer.existing and self.mode == "ensure":
+            self.record(index, "existing", source=answer.existing)
+        elif isinstance(answer, Exception):
+            self.record(index, "failed", error=answer)
+        else:  # SystemExit or similar inside a worker: keep the record, then let it propagate
+            self.record(index, "failed", error=RuntimeError(repr(answer)))
+            raise answer
+
+    def drain(self, pool: cf.ThreadPoolExecutor) -> None:
+        """After Ctrl-C: cancel what was not sent; wait for what was (client timeouts bound it)."""
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            _log.warning("second Ctrl-C: not waiting for the requests in flight")
+        landed = dict(self.landed)
+        for index in range(len(self.items)):
+            if self.outcomes[index] is not None:
+                continue
+            answer = landed.get(index)
+            if index in self.started and answer is None:
+                unknown = TransportError(
+                    "Interrupted while the request was in flight: the source may exist. "
+                    "Run create_many again in ensure mode to find out.",
+                    method="POST",
+                    path="/data_sources",
+                    maybe_sent=True,
+                )
+                self.record(index, "failed", error=unknown)
+            elif answer is None or isinstance(answer, RateLimitError):
+                self.record(index, "skipped")  # never sent, or refused: nothing was created
+            else:
+                self.settle(index, answer)
+
+
+def _display_name(item: Any) -> str:
+    return item if isinstance(item, str) else repr(item)

@@ -1,0 +1,151 @@
+"""How a bulk run shows itself: progress bars (widget or text) and the result's HTML.
+
+A progress hook is any callable ``progress(done, total, outcome)``. The bars here are such
+callables with a ``start(total)`` and a ``finish(result)`` around the run. ipywidgets and
+IPython are imported only when a widget bar is actually built.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .bulk import BulkOutcome, BulkResult
+
+__all__ = [
+    "ProgressBar",
+    "TextProgress",
+    "WidgetProgress",
+    "auto_progress",
+    "outcome_html_table",
+    "short_error",
+]
+
+_REDRAW_EVERY_S = 0.1
+
+
+def short_error(error: BaseException | None, limit: int = 200) -> str:
+    """``"TypeName: first line of the message"``, cut to ``limit`` characters."""
+    if error is None:
+        return ""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ProgressBar:
+    """Base of the bars: counts outcomes, redraws at most every 0.1 s and once at the end."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.counts: dict[str, int] = {}
+        self._drawn_at = float("-inf")
+
+    def start(self, total: int) -> None:
+        """Called once before the first outcome."""
+        self.total = total
+        self.draw()
+
+    def __call__(self, done: int, total: int, outcome: BulkOutcome) -> None:
+        self.done, self.total = done, total
+        self.counts[outcome.outcome] = self.counts.get(outcome.outcome, 0) + 1
+        now = time.monotonic()
+        if now - self._drawn_at >= _REDRAW_EVERY_S or done == total:
+            self._drawn_at = now
+            self.draw()
+
+    def finish(self, result: BulkResult) -> None:
+        """Called once at the end, also after Ctrl-C (then some names are ``skipped``)."""
+        self.done, self.counts = len(result), result.counts
+        self.draw(final=result)
+
+    def label(self) -> str:
+        return " · ".join(f"{n} {k}" for k, n in self.counts.items() if n)
+
+    def draw(self, final: BulkResult | None = None) -> None:
+        raise NotImplementedError
+
+
+class TextProgress(ProgressBar):
+    """A one-line bar redrawn in place on a terminal stream (stderr by default)."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        super().__init__()
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+
+    def draw(self, final: BulkResult | None = None) -> None:
+        filled = self.width * self.done // self.total if self.total else self.width
+        bar = "#" * filled + "." * (self.width - filled)
+        text = f"\rcreate_many [{bar}] {self.done}/{self.total}  {self.label()}"
+        self.stream.write(text + ("\n" if final is not None else ""))
+        self.stream.flush()
+
+
+class WidgetProgress(ProgressBar):
+    """An ``ipywidgets.IntProgress`` and a label, displayed in the notebook when the run starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import ipywidgets
+
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=1, description="create_many")
+        self.text = ipywidgets.Label(value="")
+        self.box = ipywidgets.HBox([self.bar, self.text])
+
+    def start(self, total: int) -> None:
+        from IPython.display import display
+
+        self.bar.max = max(total, 1)
+        display(self.box)  # type: ignore[no-untyped-call]
+        super().start(total)
+
+    def draw(self, final: BulkResult | None = None) -> None:
+        self.bar.value = self.done
+        self.text.value = f"{self.done}/{self.total}  {self.label()}"
+        if final is not None:
+            self.bar.bar_style = "success" if final.ok else "warning"
+            self.text.value = final.summary()
+
+
+def _in_notebook() -> bool:
+    ipython: Any = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    # Colab's shell subclasses ZMQInteractiveShell; a terminal IPython does not.
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
+
+
+def auto_progress(stream: TextIO | None = None) -> ProgressBar | None:
+    """A widget bar in a notebook kernel, a text bar on a terminal, else ``None``."""
+    if _in_notebook():
+        try:
+            return WidgetProgress()
+        except ImportError:
+            pass
+    out = stream if stream is not None else sys.stderr
+    isatty = getattr(out, "isatty", None)
+    return TextProgress(out) if out is not None and callable(isatty) and isatty() else None
+
+
+def outcome_html_table(summary: str, outcomes: Sequence[BulkOutcome], limit: int = 20) -> str:
+    """The HTML of a result: its summary, then every row (small runs) or the rows not ok."""
+    shown = list(outcomes) if len(outcomes) <= limit else [o for o in outcomes if not o.ok]
+    parts = [f"<p><b>BulkResult</b>: {html.escape(summary)}</p>"]
+    if shown:
+        parts.append(
+            "<table><thead><tr><th></th><th>name</th><th>outcome</th><th>uuid</th>"
+            "<th>error</th></tr></thead><tbody>"
+        )
+        for o in shown[:limit]:
+            cells = (str(o.index), o.name, o.outcome, o.source.uuid if o.source else "")
+            row = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            parts.append(f"<tr>{row}<td>{html.escape(short_error(o.error))}</td></tr>")
+        parts.append("</tbody></table>")
+    if len(shown) > limit or len(outcomes) > limit:
+        parts.append("<p>All rows: <code>.to_frame()</code></p>")
+    return "".join(parts)

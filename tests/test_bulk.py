@@ -1,0 +1,462 @@
+"""create_many: one outcome per name, in input order, nothing sent twice, Ctrl-C keeps the record.
+
+Most tests drive a thread-safe fake ``data_sources`` (counts calls, injects failures); the tests
+at the end run against the real client and sandbox.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid as uuid_module
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from cmnb.bulk import BulkInterrupted, BulkOutcome, BulkResult, _Run, create_many
+from cmnb.errors import (
+    AuthenticationError,
+    DuplicateNameError,
+    InputError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from cmnb.models import DataSource
+from cmnb.progress import TextProgress, WidgetProgress, auto_progress
+
+CREATED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class FakeDataSources:
+    """A thread-safe stand-in for ``client.data_sources`` with the server's duplicate rule.
+
+    ``failures[name]`` is a list of errors raised by the next creates of that name (in order);
+    ``barrier`` makes the first ``barrier.parties`` creates wait for each other, proving they ran
+    at the same time; ``on_create`` runs inside each create (outside the lock).
+    """
+
+    def __init__(
+        self,
+        existing: Iterable[str] = (),
+        *,
+        failures: dict[str, list[Exception]] | None = None,
+        barrier: threading.Barrier | None = None,
+        on_create: Callable[[str], None] | None = None,
+    ) -> None:
+        self.lock = threading.Lock()
+        self.store: dict[str, DataSource] = {}
+        for name in existing:
+            self._add(name)
+        self.failures = failures or {}
+        self.barrier = barrier
+        self.on_create = on_create
+        self.create_calls: list[str] = []
+        self.list_calls = 0
+        self.in_flight = 0
+        self.in_flight_at_start: list[tuple[str, int]] = []
+        self.threads: set[str] = set()
+
+    def _add(self, name: str) -> DataSource:
+        source = DataSource(
+            uuid=f"ds_{uuid_module.uuid4()}",
+            name=name,
+            system="Custom",
+            created_at=CREATED_AT,
+            status="idle",
+        )
+        self.store[name] = source
+        return source
+
+    def create(self, name: str) -> DataSource:
+        with self.lock:
+            self.create_calls.append(name)
+            self.in_flight += 1
+            self.in_flight_at_start.append((name, self.in_flight))
+            self.threads.add(threading.current_thread().name)
+            at_barrier = self.barrier is not None and len(self.create_calls) <= self.barrier.parties
+        try:
+            if at_barrier:
+                assert self.barrier is not None
+                self.barrier.wait(timeout=10)
+            if self.on_create is not None:
+                self.on_create(name)
+            with self.lock:
+                queued = self.failures.get(name)
+                if queued:
+                    raise queued.pop(0)
+                if name in self.store:
+                    error = DuplicateNameError(
+                        422,
+                        "name: Has already been taken.",
+                        errors={"name": "Has already been taken."},
+                        method="POST",
+                        path="/v1/data_sources",
+                        name=name,
+                    )
+                    error.attach_existing(self.store[name])
+                    raise error
+                return self._add(name)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def list(self) -> list[DataSource]:
+        with self.lock:
+            self.list_calls += 1
+            return list(self.store.values())
+
+
+def rate_limited(retry_after_s: float | None = 0.01) -> RateLimitError:
+    return RateLimitError(
+        429,
+        "Your request rate has exceeded our rate limit.",
+        method="POST",
+        path="/v1/data_sources",
+        retry_after_s=retry_after_s,
+    )
+
+
+def by_outcome(result: BulkResult) -> dict[str, str]:
+    return {o.name: o.outcome for o in result}
+
+
+# --- validation: nothing is sent for bad names or repeats ----------------------------------------
+
+
+def test_invalid_names_and_repeats_fail_without_sending_anything() -> None:
+    fake = FakeDataSources()
+    names: list[Any] = ["Billing", "   ", "", None, "Stripe EU", " Billing ", "bad\x00name", 3]
+    names.append("Stripe EU")
+
+    result = create_many(fake, names)
+
+    assert [o.outcome for o in result] == [
+        "created", "failed", "failed", "failed", "created", "failed", "failed", "failed", "failed",
+    ]  # fmt: skip
+    assert [o.index for o in result] == list(range(len(names)))
+    assert sorted(fake.create_calls) == ["Billing", "Stripe EU"]
+    assert fake.list_calls == 1
+    assert all(isinstance(o.error, InputError) for o in result.failed)
+    assert "index 0" in str(result.outcomes[5].error)
+    assert "index 4" in str(result.outcomes[8].error)
+    assert "blank" in str(result.outcomes[1].error)
+    assert "control character" in str(result.outcomes[6].error)
+    assert result.outcomes[3].name == "None" and result.outcomes[7].name == "3"
+    assert result.outcomes[5].name == "Billing"  # stripped
+
+
+def test_all_invalid_sends_no_request_at_all() -> None:
+    fake = FakeDataSources()
+    result = create_many(fake, ["", " ", None])
+    assert result.counts == {"created": 0, "existing": 0, "failed": 3, "skipped": 0}
+    assert fake.list_calls == 0 and fake.create_calls == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"names": "one string"}, "names"),
+        ({"names": ["a"], "mode": "upsert"}, "mode"),
+        ({"names": ["a"], "concurrency": 2.5}, "concurrency"),
+        ({"names": ["a"], "concurrency": True}, "concurrency"),
+    ],
+)
+def test_bad_arguments_raise_input_error_before_sending(kwargs: dict[str, Any], field: str) -> None:
+    fake = FakeDataSources()
+    with pytest.raises(InputError) as caught:
+        create_many(fake, **kwargs)
+    assert caught.value.field == field
+    assert fake.create_calls == [] and fake.list_calls == 0
+
+
+def test_a_dataframe_is_refused_with_a_hint_to_pass_a_column() -> None:
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(InputError, match="one column"):
+        create_many(FakeDataSources(), pd.DataFrame({"name": ["a"]}))
+
+
+def test_accepts_a_pandas_series_a_csv_column_and_a_generator() -> None:
+    pd = pytest.importorskip("pandas")
+    column = pd.read_csv(io.StringIO("name,plan\nAlpha,x\n,y\n Beta ,z\n"))["name"]
+    fake = FakeDataSources()
+
+    result = create_many(fake, column)
+
+    assert [o.outcome for o in result] == ["created", "failed", "created"]
+    assert "must be text, not float" in str(result.outcomes[1].error)  # the empty CSV cell
+    assert sorted(fake.create_calls) == ["Alpha", "Beta"]
+    assert by_outcome(create_many(fake, (n for n in ["Gamma"]))) == {"Gamma": "created"}
+
+
+# --- ensure and create modes ---------------------------------------------------------------------
+
+
+def test_ensure_mode_looks_up_with_one_list_call_and_creates_only_missing_names() -> None:
+    fake = FakeDataSources(existing=["A", "C"])
+    before = dict(fake.store)
+
+    result = create_many(fake, ["A", "B", "C", "D", "E"], mode="ensure")
+
+    assert fake.list_calls == 1
+    assert sorted(fake.create_calls) == ["B", "D", "E"]
+    assert by_outcome(result) == {
+        "A": "existing", "B": "created", "C": "existing", "D": "created", "E": "created",
+    }  # fmt: skip
+    assert result.outcomes[0].source == before["A"]
+    assert [s.name for s in result.sources] == ["A", "B", "C", "D", "E"]
+    assert result.ok
+
+
+def test_ensure_mode_adopts_a_name_taken_after_the_lookup() -> None:
+    fake = FakeDataSources()
+    original_list = fake.list
+
+    def list_then_someone_else_creates_b() -> list[DataSource]:
+        listed = original_list()
+        with fake.lock:
+            fake._add("B")
+        return listed
+
+    fake.list = list_then_someone_else_creates_b  # type: ignore[method-assign]
+    result = create_many(fake, ["A", "B"])
+
+    assert by_outcome(result) == {"A": "created", "B": "existing"}
+    assert result.outcomes[1].source == fake.store["B"]
+
+
+def test_create_mode_reports_existing_names_as_duplicate_failures() -> None:
+    fake = FakeDataSources(existing=["A"])
+
+    result = create_many(fake, ["A", "B"], mode="create")
+
+    assert fake.list_calls == 0
+    assert by_outcome(result) == {"A": "failed", "B": "created"}
+    error = result.outcomes[0].error
+    assert isinstance(error, DuplicateNameError) and error.existing == fake.store["A"]
+
+
+def test_a_failed_lookup_fails_every_name_it_was_needed_for_and_sends_nothing() -> None:
+    fake = FakeDataSources()
+    denied = AuthenticationError(401, "No valid API key provided", method="GET", path="/v1/x")
+    fake.list = lambda: (_ for _ in ()).throw(denied)  # type: ignore[method-assign]
+
+    result = create_many(fake, ["A", "", "B"])
+
+    assert [o.outcome for o in result] == ["failed", "failed", "failed"]
+    assert result.outcomes[0].error is denied and result.outcomes[2].error is denied
+    assert fake.create_calls == []
+
+
+def test_server_errors_become_failed_outcomes_that_keep_the_servers_message() -> None:
+    boom = ServerError(500, "database on fire", method="POST", path="/v1/data_sources")
+    fake = FakeDataSources(failures={"B": [boom]})
+
+    result = create_many(fake, ["A", "B", "C"])
+
+    assert by_outcome(result) == {"A": "created", "B": "failed", "C": "created"}
+    assert result.outcomes[1].error is boom
+    assert fake.create_calls.count("B") == 1  # bulk itself never re-sends a maybe-created name
+
+
+# --- concurrency and rate limits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("asked", "expected"), [(3, 3), (100, 20), (0, 1), (-5, 1)])
+def test_concurrency_is_clamped_and_really_parallel(asked: int, expected: int) -> None:
+    # The first `expected` creates wait for each other: fewer threads would break the barrier.
+    fake = FakeDataSources(barrier=threading.Barrier(expected))
+
+    result = create_many(fake, [f"n{i}" for i in range(expected * 3)], concurrency=asked)
+
+    assert result.counts["created"] == expected * 3, result
+    assert max(count for _, count in fake.in_flight_at_start) == expected
+    assert len(fake.threads) <= expected
+
+
+def test_a_429_the_client_could_not_absorb_is_retried_with_fewer_requests_in_flight() -> None:
+    # n1..n3 stay in flight for a while; n0 gets a 429 with no pause asked for. With the
+    # in-flight limit still at 4, n0 would be re-sent at once next to the three slow ones.
+    slow = threading.Event()
+
+    def hold_first_wave(name: str) -> None:
+        if name in ("n1", "n2", "n3"):
+            slow.wait(0.3)
+
+    fake = FakeDataSources(failures={"n0": [rate_limited(0.0)]}, on_create=hold_first_wave)
+
+    result = create_many(fake, [f"n{i}" for i in range(12)], concurrency=4)
+
+    assert result.ok and result.counts["created"] == 12
+    assert fake.create_calls.count("n0") == 2
+    assert sorted(fake.store) == sorted(f"n{i}" for i in range(12))
+    retry_at = [name for name, _ in fake.in_flight_at_start].index("n0", 1)
+    assert fake.in_flight_at_start[retry_at][1] <= 2  # the limit halved from 4 to 2
+
+
+def test_a_name_that_keeps_getting_429_fails_after_three_retries() -> None:
+    fake = FakeDataSources(failures={"A": [rate_limited(0.0) for _ in range(10)]})
+
+    result = create_many(fake, ["A", "B"])
+
+    assert by_outcome(result) == {"A": "failed", "B": "created"}
+    assert isinstance(result.outcomes[0].error, RateLimitError)
+    assert fake.create_calls.count("A") == 4
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+def test_progress_is_called_once_per_name_on_the_calling_thread() -> None:
+    calls: list[tuple[int, int, str, str]] = []
+
+    def progress(done: int, total: int, outcome: BulkOutcome) -> None:
+        calls.append((done, total, outcome.name, threading.current_thread().name))
+
+    create_many(FakeDataSources(existing=["B"]), ["A", "B", "", "C"], progress=progress)
+
+    assert [(d, t) for d, t, _, _ in calls] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert sorted(n for _, _, n, _ in calls) == ["", "A", "B", "C"]
+    assert {thread for *_, thread in calls} == {threading.current_thread().name}
+
+
+def test_a_broken_progress_callback_is_switched_off_and_the_run_completes() -> None:
+    seen: list[int] = []
+
+    def progress(done: int, total: int, outcome: BulkOutcome) -> None:
+        seen.append(done)
+        raise ValueError("bug in my callback")
+
+    result = create_many(FakeDataSources(), ["A", "B", "C"], progress=progress)
+    assert result.counts["created"] == 3 and seen == [1]
+
+
+def test_text_progress_draws_a_bar_and_ends_with_the_summary_line() -> None:
+    stream = io.StringIO()
+    result = create_many(
+        FakeDataSources(existing=["B"]), ["A", "B", ""], progress=TextProgress(stream)
+    )
+
+    last = stream.getvalue().split("\r")[-1]
+    assert last.endswith("\n")
+    assert "3/3" in last and "1 created" in last and "1 existing" in last and "1 failed" in last
+    assert result.counts["failed"] == 1
+
+
+def test_auto_progress_is_silent_when_not_on_a_terminal_nor_in_a_notebook() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert auto_progress(io.StringIO()) is None
+    assert isinstance(auto_progress(Tty()), TextProgress)
+    assert create_many(FakeDataSources(), ["A"], progress="auto").ok
+
+
+def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ipywidgets")
+    shown: list[Any] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    bar = WidgetProgress()
+
+    create_many(FakeDataSources(), ["A", "B"], progress=bar)
+
+    assert shown == [bar.box]
+    assert bar.bar.value == 2 and bar.bar.max == 2 and bar.bar.bar_style == "success"
+    assert bar.text.value == "2 names: 2 created, 0 failed"
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_promptly_and_the_partial_result_reports_every_name() -> None:
+    fake = FakeDataSources()
+    names = [f"n{i:02d}" for i in range(40)]
+
+    def progress(done: int, total: int, outcome: BulkOutcome) -> None:
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, names, concurrency=3, progress=progress)
+
+    assert isinstance(caught.value, KeyboardInterrupt)
+    partial = caught.value.partial_result
+    assert partial.interrupted and [o.name for o in partial] == names
+    assert fake.in_flight == 0  # the requests in flight were waited for, not abandoned
+    created = {o.name: o.source for o in partial.created}
+    assert created == fake.store  # everything the server created is in the record, and only that
+    assert len(created) >= 5
+    assert len(partial.skipped) == 40 - len(created)
+    assert not {o.name for o in partial.skipped} & set(fake.create_calls)  # skipped = never sent
+    assert "interrupted" in str(caught.value) and "skipped" in str(caught.value)
+
+
+def test_ctrl_c_during_the_lookup_skips_every_name_and_creates_nothing() -> None:
+    fake = FakeDataSources()
+
+    def interrupted_list() -> list[DataSource]:
+        raise KeyboardInterrupt
+
+    fake.list = interrupted_list  # type: ignore[method-assign]
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, ["A", "", "B"])
+    assert [o.outcome for o in caught.value.partial_result] == ["skipped", "failed", "skipped"]
+    assert fake.create_calls == []
+
+
+def test_a_second_ctrl_c_marks_requests_still_in_flight_as_unknown_not_as_skipped() -> None:
+    class ImpatientPool:
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            raise KeyboardInterrupt
+
+    source = DataSource(uuid="ds_1", name="done", created_at=CREATED_AT)
+    run = _Run(FakeDataSources(), ["done", "flying", "waiting", "refused"], "ensure", 4, None)
+    run.names = {0: "done", 1: "flying", 2: "waiting", 3: "refused"}
+    run.started = {0, 1, 3}
+    run.landed = {0: source, 3: rate_limited()}
+
+    run.drain(ImpatientPool())  # type: ignore[arg-type]
+
+    outcomes = [o.outcome if o else None for o in run.outcomes]
+    assert outcomes == ["created", "failed", "skipped", "skipped"]
+    unknown = run.outcomes[1].error if run.outcomes[1] else None
+    assert isinstance(unknown, TransportError) and unknown.maybe_sent
+    assert "may exist" in str(unknown)
+
+
+# --- the result ---------------------------------------------------------------------------------
+
+
+def test_to_frame_has_one_row_per_name_with_short_errors() -> None:
+    pytest.importorskip("pandas")
+    fake = FakeDataSources(existing=["B"])
+    result = create_many(fake, ["A", "B", " "], mode="create")
+
+    frame = result.to_frame()
+
+    assert list(frame.columns) == ["name", "outcome", "uuid", "created_at", "error"]
+    assert list(frame["outcome"]) == ["created", "failed", "failed"]
+    assert frame.loc[0, "uuid"] == fake.store["A"].uuid
+    assert frame.loc[0, "created_at"] == CREATED_AT
+    assert str(frame["created_at"].dtype).startswith("datetime64") and "UTC" in str(
+        frame["created_at"].dtype
+    )
+    assert frame.loc[1, "error"].startswith("DuplicateNameError: A data source named 'B'")
+    assert frame.loc[2, "error"] == "InputError: The name is blank (only whitespace)."
+    assert frame["error"].isna().tolist() == [True, False, False]
+
+
+def test_repr_and_html_summarise_and_escape() -> None:
+    fake = FakeDataSources()
+    result = create_many(fake, ["<script>x</script>", "", "ok"])
+
+    text = repr(result)
+    assert text.startswith("BulkResult(3 names: 2 created, 1 failed)")
+    assert "failed [1] '': InputError: The name is empty." in text
+    html = result._repr_html_()
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert result.counts == {"created": 2, "existing": 0, "failed": 1, "skipped": 0}
+    assert len(result) == 3 and not result.ok
