@@ -1,0 +1,588 @@
+"""The sandbox on the wire, with raw `requests`: every endpoint, body shape, header, flag, auth
+variant, the limits, determinism, persistence and the standalone runner."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from cmnb.sandbox import Sandbox
+
+UUID = re.compile(r"^ds_[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+REQUIRED = {"errors": {"name": "A name is required for each data source."}}
+TAKEN = {"errors": {"name": "Has already been taken."}}
+NOT_FOUND = {"error": "Data source not found"}
+UNAUTHORIZED = {"code": 401, "message": "No valid API key provided", "param": None}
+RATE_LIMITED = {
+    "code": 429,
+    "message": "Your request rate has exceeded our rate limit.",
+    "param": None,
+}
+FLAGS = {
+    "with_processing_status": "processing_status",
+    "with_auto_churn_subscription_setting": "auto_churn_subscription_setting",
+    "with_invoice_handling_setting": "invoice_handling_setting",
+}
+
+
+@pytest.fixture
+def sb(canary: str) -> Iterator[Sandbox]:
+    with Sandbox(canary, seed=7, sources=[{"name": "Stripe payments", "system": "Stripe"}]) as box:
+        yield box
+
+
+@pytest.fixture
+def http_(sb: Sandbox) -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.auth = (sb.api_key, "")
+        yield session
+
+
+def create(session: requests.Session, sb: Sandbox, name: object) -> requests.Response:
+    return session.post(f"{sb.url}/data_sources", json={"name": name})
+
+
+# -- create ------------------------------------------------------------------------------
+
+
+def test_create_answers_201_with_exactly_the_five_fields(
+    sb: Sandbox, http_: requests.Session
+) -> None:
+    reply = create(http_, sb, "In-house billing")
+    assert reply.status_code == 201
+    assert reply.headers["Content-Type"].startswith("application/json")
+    body = reply.json()
+    assert list(body) == ["uuid", "name", "system", "created_at", "status"]
+    assert body["name"] == "In-house billing"
+    assert (body["system"], body["status"]) == ("Custom", "idle")
+    assert UUID.match(body["uuid"]) and STAMP.match(body["created_at"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "body"),
+    [
+        ({}, 400, {"code": 400, "message": 'Parameter "name" is missing', "param": "name"}),
+        (
+            {"title": "x"},
+            400,
+            {"code": 400, "message": 'Parameter "name" is missing', "param": "name"},
+        ),
+        ([], 400, {"code": 400, "message": 'Parameter "name" is missing', "param": "name"}),
+        ({"name": None}, 422, REQUIRED),
+        ({"name": ""}, 422, REQUIRED),
+        ({"name": "  \t "}, 422, REQUIRED),
+        ({"name": 42}, 422, REQUIRED),
+        ({"name": ["a"]}, 422, REQUIRED),
+    ],
+)
+def test_create_refusals_have_the_recorded_shapes(
+    sb: Sandbox, http_: requests.Session, payload: object, status: int, body: object
+) -> None:
+    reply = http_.post(f"{sb.url}/data_sources", json=payload)
+    assert (reply.status_code, reply.json()) == (status, body)
+    assert len(sb.sources()) == 1  # only the seeded Stripe source
+
+
+def test_a_taken_name_is_refused_and_names_are_case_sensitive(
+    sb: Sandbox, http_: requests.Session
+) -> None:
+    assert create(http_, sb, "Billing").status_code == 201
+    taken = create(http_, sb, "Billing")
+    assert (taken.status_code, taken.json()) == (422, TAKEN)
+    assert create(http_, sb, "Stripe payments").json() == TAKEN  # integration names count too
+    assert create(http_, sb, "billing").status_code == 201
+
+
+def test_create_ignores_extra_and_empty_fields(sb: Sandbox, http_: requests.Session) -> None:
+    go_sdk = {"name": "Go", "uuid": "", "status": "", "created_at": "", "system": "Stripe"}
+    reply = http_.post(f"{sb.url}/data_sources", json=go_sdk)
+    assert reply.status_code == 201
+    body = reply.json()
+    assert (body["system"], body["status"]) == ("Custom", "idle")
+    assert UUID.match(body["uuid"]) and STAMP.match(body["created_at"])
+
+
+def test_create_refuses_a_body_that_is_not_json(sb: Sandbox, http_: requests.Session) -> None:
+    reply = http_.post(
+        f"{sb.url}/data_sources", data="{name", headers={"Content-Type": "application/json"}
+    )
+    assert reply.status_code == 400
+    assert set(reply.json()) == {"code", "message", "param"}
+
+
+def test_create_accepts_a_form_encoded_name_like_curl_d(
+    sb: Sandbox, http_: requests.Session
+) -> None:
+    reply = http_.post(f"{sb.url}/data_sources", data={"name": "From curl"})
+    assert (reply.status_code, reply.json()["name"]) == (201, "From curl")
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def test_list_body_is_exactly_data_sources(sb: Sandbox, http_: requests.Session) -> None:
+    made = create(http_, sb, "Mine").json()
+    reply = http_.get(f"{sb.url}/data_sources")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert list(body) == ["data_sources"]
+    assert [ds["name"] for ds in body["data_sources"]] == ["Stripe payments", "Mine"]
+    assert body["data_sources"][1] == made
+
+
+def test_list_filters_name_exactly_and_system_case_sensitively(
+    sb: Sandbox, http_: requests.Session
+) -> None:
+    for name in ("Alpha", "Alpha 2", "alpha"):
+        create(http_, sb, name)
+
+    def names(**params: str) -> list[str]:
+        reply = http_.get(f"{sb.url}/data_sources", params=params)
+        return [ds["name"] for ds in reply.json()["data_sources"]]
+
+    assert names(name="Alpha") == ["Alpha"]
+    assert names(name="Alp") == []
+    assert names(system="Stripe") == ["Stripe payments"]
+    assert names(system="stripe") == []
+    assert names(system="Custom", name="alpha") == ["alpha"]
+    assert names(unknown="x") == ["Stripe payments", "Alpha", "Alpha 2", "alpha"]
+
+
+def test_list_rejects_page_with_the_recorded_400(sb: Sandbox, http_: requests.Session) -> None:
+    reply = http_.get(f"{sb.url}/data_sources", params={"page": "2"})
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "code": 400,
+        "message": 'Parameter "page" is deprecated',
+        "param": "page",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "present"),
+    [("true", True), ("1", True), ("True", True), ("false", False), ("0", False), ("", False)],
+)
+@pytest.mark.parametrize("flag", list(FLAGS))
+def test_each_flag_adds_its_block_only_when_truthy(
+    sb: Sandbox, http_: requests.Session, flag: str, value: str, present: bool
+) -> None:
+    uuid = create(http_, sb, "Flagged").json()["uuid"]
+    listed = http_.get(f"{sb.url}/data_sources", params={flag: value, "name": "Flagged"})
+    retrieved = http_.get(f"{sb.url}/data_sources/{uuid}", params={flag: value})
+    for body in (listed.json()["data_sources"][0], retrieved.json()):
+        expected = {"uuid", "name", "system", "created_at", "status"}
+        assert set(body) == (expected | {FLAGS[flag]} if present else expected)
+
+
+def test_blocks_have_the_documented_shapes(sb: Sandbox, http_: requests.Session) -> None:
+    uuid = create(http_, sb, "Blocks").json()["uuid"]
+    body = http_.get(f"{sb.url}/data_sources/{uuid}", params=dict.fromkeys(FLAGS, "1")).json()
+    assert set(body["processing_status"]) == {"processed", "pending", "failed"}
+    assert set(body["auto_churn_subscription_setting"]) == {"enabled", "interval"}
+    for side in ("manual", "automatic"):
+        rules = body["invoice_handling_setting"][side]
+        assert rules["create_subscription_when_invoice_is"] in ("open", "paid")
+        assert isinstance(rules["prevent_subscription_for_invoice_refunded"], bool)
+
+
+# -- retrieve, delete, ping, routing -----------------------------------------------------
+
+
+def test_retrieve_and_unknown_uuid(sb: Sandbox, http_: requests.Session) -> None:
+    made = create(http_, sb, "Find me").json()
+    assert http_.get(f"{sb.url}/data_sources/{made['uuid']}").json() == made
+    unknown = "ds_00000000-0000-1000-8000-000000000000"
+    for reply in (
+        http_.get(f"{sb.url}/data_sources/{unknown}"),
+        http_.delete(f"{sb.url}/data_sources/{unknown}"),
+        http_.get(f"{sb.url}/data_sources/not-a-uuid"),
+    ):
+        assert (reply.status_code, reply.json()) == (404, NOT_FOUND)
+
+
+def test_delete_is_204_without_body_or_content_type_and_immediate(
+    sb: Sandbox, http_: requests.Session
+) -> None:
+    uuid = create(http_, sb, "Doomed").json()["uuid"]
+    reply = http_.delete(f"{sb.url}/data_sources/{uuid}")
+    assert reply.status_code == 204
+    assert reply.content == b""
+    assert "Content-Type" not in reply.headers
+    assert http_.get(f"{sb.url}/data_sources/{uuid}").status_code == 404
+    assert http_.get(f"{sb.url}/data_sources", params={"name": "Doomed"}).json() == {
+        "data_sources": []
+    }
+    assert http_.delete(f"{sb.url}/data_sources/{uuid}").json() == NOT_FOUND
+    assert create(http_, sb, "Doomed").status_code == 201  # the name is free again
+
+
+def test_a_json_body_on_get_and_delete_is_tolerated(sb: Sandbox, http_: requests.Session) -> None:
+    uuid = create(http_, sb, "Ruby").json()["uuid"]
+    ruby = {"data": "{}", "headers": {"Content-Type": "application/json"}}
+    assert http_.get(f"{sb.url}/data_sources", **ruby).status_code == 200  # type: ignore[arg-type]
+    assert http_.get(f"{sb.url}/data_sources/{uuid}", **ruby).status_code == 200  # type: ignore[arg-type]
+    assert http_.delete(f"{sb.url}/data_sources/{uuid}", **ruby).status_code == 204  # type: ignore[arg-type]
+    assert http_.get(f"{sb.url}/ping").status_code == 200  # the connection is still in sync
+
+
+def test_ping(sb: Sandbox, http_: requests.Session) -> None:
+    reply = http_.get(f"{sb.url}/ping")
+    assert (reply.status_code, reply.json()) == (200, {"data": "pong!"})
+
+
+def test_unknown_paths_and_methods(sb: Sandbox, http_: requests.Session) -> None:
+    assert http_.get(f"{sb.url}/customers").status_code == 404
+    assert http_.put(f"{sb.url}/data_sources", json={}).status_code == 405
+    assert http_.post(f"{sb.url}/ping").status_code == 405
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(sb: Sandbox) -> None:
+    port = int(sb.url.rsplit(":", 1)[1].split("/")[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    auth = "Basic " + base64.b64encode(f"{sb.api_key}:".encode()).decode()
+    try:
+        conn.request("GET", "/v1/ping", headers={"Authorization": auth})
+        first = conn.getresponse()
+        assert first.read() == b'{"data":"pong!"}'
+        sock = conn.sock
+        conn.request("DELETE", "/v1/data_sources/ds_x", headers={"Authorization": auth})
+        second = conn.getresponse()
+        assert second.status == 404 and second.read()
+        conn.request("GET", "/v1/ping", headers={"Authorization": auth})
+        assert conn.getresponse().read() == b'{"data":"pong!"}'
+        assert conn.sock is sock and first.getheader("Connection") != "close"
+    finally:
+        conn.close()
+
+
+# -- auth --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "auth",
+    ["key-empty", "key-key"],
+)
+def test_basic_auth_accepts_the_key_with_empty_or_repeated_password(sb: Sandbox, auth: str) -> None:
+    password = "" if auth == "key-empty" else sb.api_key
+    reply = requests.get(f"{sb.url}/ping", auth=(sb.api_key, password), timeout=5)
+    assert reply.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer whatever"},
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Basic " + "d3Jvbmc6"},  # "wrong:"
+    ],
+)
+def test_anything_else_is_401_with_the_recorded_body(sb: Sandbox, headers: dict[str, str]) -> None:
+    reply = requests.get(f"{sb.url}/data_sources", headers=headers, timeout=5)
+    assert (reply.status_code, reply.json()) == (401, UNAUTHORIZED)
+
+
+def test_wrong_password_or_other_user_is_401(sb: Sandbox) -> None:
+    for auth in ((sb.api_key, "other"), ("other", sb.api_key), (sb.api_key.upper(), "")):
+        reply = requests.post(f"{sb.url}/data_sources", json={"name": "x"}, auth=auth, timeout=5)
+        assert (reply.status_code, reply.json()) == (401, UNAUTHORIZED)
+    assert len(sb.sources()) == 1
+
+
+def test_the_request_log_never_holds_the_key(
+    sb: Sandbox, http_: requests.Session, canary: str
+) -> None:
+    create(http_, sb, f"named {canary}")
+    http_.get(f"{sb.url}/data_sources", params={"name": canary})
+    requests.get(f"{sb.url}/ping", auth=("someone-elses-key", ""), timeout=5)
+    logged = sb.requests
+    assert [entry.status for entry in logged] == [201, 200, 401]
+    assert canary not in repr(logged)
+    assert "someone-elses-key" not in repr(logged)
+    assert logged[0].headers["Authorization"] == "Basic ********"
+    assert logged[0].body == {"name": "named ********"}
+    assert canary not in repr(sb)
+
+
+# -- concurrency and limits --------------------------------------------------------------
+
+
+def test_concurrent_creates_make_each_name_exactly_once() -> None:
+    with Sandbox(rate_limit_per_s=None, max_connections=None) as box:
+        local = threading.local()
+
+        def post(name: str) -> int:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+                local.session.auth = (box.api_key, "")
+            return int(create(local.session, box, name).status_code)
+
+        distinct = [f"source {i}" for i in range(120)]
+        same = ["Same name"] * 40
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(
+                pool.map(
+                    post,
+                    [n for pair in zip(distinct[:40], same, strict=True) for n in pair]
+                    + distinct[40:],
+                )
+            )
+        names = [source["name"] for source in box.sources()]
+        assert sorted(names) == sorted([*distinct, "Same name"])
+        assert statuses.count(201) == 121 and statuses.count(422) == 39
+        assert len({source["uuid"] for source in box.sources()}) == 121
+
+
+def test_rate_limit_allows_40_in_any_second_then_429() -> None:
+    now = [100.0]
+    with Sandbox(_clock=lambda: now[0]) as box, requests.Session() as session:
+        session.auth = (box.api_key, "")
+        assert {session.get(f"{box.url}/ping").status_code for _ in range(40)} == {200}
+        refused = session.get(f"{box.url}/ping")
+        assert (refused.status_code, refused.json()) == (429, RATE_LIMITED)
+        assert "Retry-After" not in refused.headers
+        now[0] += 0.5
+        assert session.get(f"{box.url}/ping").status_code == 429
+        now[0] += 0.5  # a full second after the first 40
+        assert session.get(f"{box.url}/ping").status_code == 200
+
+
+def test_rate_limit_can_send_retry_after_and_can_be_turned_off() -> None:
+    with Sandbox(rate_limit_per_s=2, retry_after=True, _clock=lambda: 5.0) as box:
+        auth = (box.api_key, "")
+        statuses = [requests.get(f"{box.url}/ping", auth=auth, timeout=5) for _ in range(3)]
+        assert [r.status_code for r in statuses] == [200, 200, 429]
+        assert statuses[2].headers["Retry-After"] == "1"
+    with Sandbox(rate_limit_per_s=None, _clock=lambda: 5.0) as box, requests.Session() as s:
+        s.auth = (box.api_key, "")
+        assert {s.get(f"{box.url}/ping").status_code for _ in range(60)} == {200}
+
+
+def _hold(sb: Sandbox, count: int) -> list[socket.socket]:
+    """Open ``count`` connections whose POST bodies never arrive: requests stuck in flight."""
+    port = int(sb.url.rsplit(":", 1)[1].split("/")[0])
+    auth = base64.b64encode(f"{sb.api_key}:".encode()).decode()
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(
+            b"POST /v1/data_sources HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Basic {auth}\r\nContent-Length: 20\r\n\r\n".encode()
+        )
+        held.append(sock)
+    deadline = time.monotonic() + 10
+    while sb.in_flight < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sb.in_flight == count
+    return held
+
+
+def test_more_than_20_requests_in_flight_get_503(sb: Sandbox) -> None:
+    held = _hold(sb, 20)
+    try:
+        refused = requests.get(f"{sb.url}/ping", auth=(sb.api_key, ""), timeout=5)
+        assert refused.status_code == 503
+        assert refused.json()["code"] == 503
+        held[0].sendall(b'{"name":"held 0"}   ')  # one finishes: room for one more
+        assert held[0].recv(4096).startswith(b"HTTP/1.1 201")
+        deadline = time.monotonic() + 10
+        while sb.in_flight > 19 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert requests.get(f"{sb.url}/ping", auth=(sb.api_key, ""), timeout=5).status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_latency_is_added_to_every_request() -> None:
+    with Sandbox(latency_s=0.2) as box:
+        started = time.monotonic()
+        requests.get(f"{box.url}/ping", auth=(box.api_key, ""), timeout=5)
+        assert time.monotonic() - started >= 0.2
+
+
+# -- lifecycle, determinism, persistence -------------------------------------------------
+
+
+def test_stop_closes_connections_and_restart_keeps_url_and_state(canary: str) -> None:
+    box = Sandbox(canary).start()
+    session = requests.Session()
+    session.auth = (canary, "")
+    session.post(f"{box.url}/data_sources", json={"name": "Kept"})
+    url = box.url
+    box.stop()
+    assert not box.running
+    with pytest.raises(RuntimeError):
+        box.url  # noqa: B018
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{url}/ping", timeout=5)
+    with box:
+        assert box.url == url
+        assert [ds["name"] for ds in session.get(f"{url}/data_sources").json()["data_sources"]] == [
+            "Kept"
+        ]
+    session.close()
+
+
+def _run(seed: int | None) -> tuple[str, list[dict[str, object]]]:
+    with Sandbox(seed=seed, sources=[{"name": "Stripe", "system": "Stripe"}]) as box:
+        session = requests.Session()
+        session.auth = (box.api_key, "")
+        made = [create(session, box, name).json() for name in ("A", "B", "C")]
+        session.close()
+        return box.api_key, made
+
+
+def test_seed_gives_identical_keys_uuids_and_timestamps() -> None:
+    first, second, other = _run(11), _run(11), _run(12)
+    assert first == second
+    assert first[0] != other[0] and first[1][0]["uuid"] != other[1][0]["uuid"]
+    stamps = [ds["created_at"] for ds in first[1]]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+    assert all(UUID.match(str(ds["uuid"])) for ds in first[1])
+    assert _run(None)[1][0]["uuid"] != _run(None)[1][0]["uuid"]
+
+
+def test_state_persists_across_instances_with_the_same_path(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "sandbox.json"
+    with Sandbox(seed=3, path=state, sources=[{"name": "Stripe", "system": "Stripe"}]) as box:
+        session = requests.Session()
+        session.auth = (box.api_key, "")
+        kept = create(session, box, "Kept").json()
+        gone = create(session, box, "Gone").json()
+        session.delete(f"{box.url}/data_sources/{gone['uuid']}")
+        session.close()
+    assert json.loads(state.read_text())["format"] == "cmnb-sandbox/1"
+    assert [p.name for p in state.parent.iterdir()] == ["sandbox.json"]  # no temp file left
+    with Sandbox(seed=3, path=state, sources=[{"name": "Other"}]) as again:
+        assert [ds["name"] for ds in again.sources()] == ["Stripe", "Kept"]
+        session = requests.Session()
+        session.auth = (again.api_key, "")
+        assert session.get(f"{again.url}/data_sources/{kept['uuid']}").json() == kept
+        assert create(session, again, "Kept").json() == TAKEN
+        new = create(session, again, "New").json()
+        assert new["uuid"] not in (kept["uuid"], gone["uuid"])
+        assert new["created_at"] > gone["created_at"]
+        session.close()
+
+
+def test_a_file_that_is_not_sandbox_state_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "state.json"
+    bad.write_text('{"hello": 1}')
+    with pytest.raises(ValueError, match="not a cmnb sandbox state file"):
+        Sandbox(path=bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read"):
+        Sandbox(path=bad)
+
+
+def test_add_source_sources_and_reset(sb: Sandbox, http_: requests.Session) -> None:
+    recurly = sb.add_source("Recurly EU", system="Recurly", status="working")
+    assert (recurly["system"], recurly["status"]) == ("Recurly", "working")
+    assert set(recurly) >= set(FLAGS.values())
+    with pytest.raises(ValueError, match="already exists"):
+        sb.add_source("Recurly EU")
+    create(http_, sb, "Mine")
+    sb.faults.add("ping", status=500)
+    assert [ds["name"] for ds in sb.sources()] == ["Stripe payments", "Recurly EU", "Mine"]
+    seeded_stripe = sb.sources()[0]
+    sb.reset()
+    assert sb.sources() == [seeded_stripe]
+    assert (sb.requests, len(sb.faults)) == ([], 0)
+
+
+# -- packaging and the standalone runner -------------------------------------------------
+
+
+def test_importing_the_sandbox_does_not_import_the_client_or_requests() -> None:
+    code = (
+        "import sys, cmnb.sandbox as s; b = s.Sandbox().start(); b.stop(); "
+        "print('cmnb.client' in sys.modules, 'requests' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_serve_prints_url_and_key_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    code = "from cmnb.sandbox import serve; serve(port=0, seed=5, faults=['create:502:x1'])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        text = "".join(lines)
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1)", text)
+        key = re.search(r"API key: (sbx_[0-9a-f]{32})", text)
+        assert url and key, text
+        assert f"curl -u {key.group(1)}: {url.group(1)}/ping" in text
+        assert "fault:   create:502:x1" in text
+        auth = (key.group(1), "")
+        assert requests.get(f"{url.group(1)}/ping", auth=auth, timeout=5).json() == {
+            "data": "pong!"
+        }
+        assert (
+            requests.post(
+                f"{url.group(1)}/data_sources", json={"name": "x"}, auth=auth, timeout=5
+            ).status_code
+            == 502
+        )
+        proc.send_signal(signal.SIGINT)
+        rest, errors = proc.communicate(timeout=20)
+        assert proc.returncode == 0, errors
+        assert "cmnb sandbox stopped." in rest
+        assert "Traceback" not in errors
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_does_not_print_a_key_you_passed(canary: str) -> None:
+    out = _ServeOutput()
+    thread = threading.Thread(target=_serve_until_interrupted, args=(canary, out), daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert "listening on http://127.0.0.1:" in out.text
+    assert canary not in out.text
+    assert "stopped" in out.text
+
+
+class _ServeOutput:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        if "Ctrl-C" in text:
+            raise KeyboardInterrupt  # what Ctrl-C does, delivered in this thread
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _serve_until_interrupted(api_key: str, out: _ServeOutput) -> None:
+    from cmnb.sandbox import serve
+
+    serve(port=0, api_key=api_key, out=out)  # type: ignore[arg-type]
