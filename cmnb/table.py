@@ -31,11 +31,6 @@ __all__ = ["BASE_COLUMNS", "DataSourceTable"]
 
 BASE_COLUMNS = ("uuid", "name", "system", "created_at", "status")
 _BLOCKS = ("processing_status", "auto_churn_subscription_setting", "invoice_handling_setting")
-_FLAGS = {
-    "processing_status": "with_processing_status",
-    "auto_churn_subscription_setting": "with_auto_churn_subscription_setting",
-    "invoice_handling_setting": "with_invoice_handling_setting",
-}
 _TIME_DTYPE: Final = "datetime64[ns, UTC]"
 
 
@@ -217,12 +212,16 @@ class DataSourceTable:
         """
         if not self._sources:
             return []
-        flags = {
-            flag: True
-            for block, flag in _FLAGS.items()
-            if any(getattr(source, block) is not None for source in self._sources.values())
-        }
-        current = {source.uuid: source for source in client.data_sources.list(**flags)}
+
+        def shown(block: str) -> bool:
+            return any(getattr(source, block) is not None for source in self._sources.values())
+
+        listed = client.data_sources.list(
+            with_processing_status=shown("processing_status"),
+            with_auto_churn_subscription_setting=shown("auto_churn_subscription_setting"),
+            with_invoice_handling_setting=shown("invoice_handling_setting"),
+        )
+        current = {source.uuid: source for source in listed}
         dropped = [source for uuid, source in self._sources.items() if uuid not in current]
         self._sources = {uuid: current[uuid] for uuid in self._sources if uuid in current}
         return dropped

@@ -193,14 +193,22 @@ def test_refresh_updates_statuses_and_drops_deleted_sources() -> None:
     assert [s.uuid for s in dropped] == [source(2).uuid]
     assert [(s.name, s.status) for s in table] == [("Source 1", "idle"), ("Source 3", "working")]
     assert source(9) not in table  # not ours: never added
-    assert server.data_sources.calls == [{}]
+    assert server.data_sources.calls == [
+        {
+            "with_processing_status": False,
+            "with_auto_churn_subscription_setting": False,
+            "with_invoice_handling_setting": False,
+        }
+    ]
 
 
 def test_refresh_asks_for_the_blocks_the_table_shows() -> None:
     table = DataSourceTable([source(1, processing_status={"processed": 0})])
     server = FakeClient([source(1, processing_status={"processed": 5})])
     table.refresh(server)  # type: ignore[arg-type]
-    assert server.data_sources.calls == [{"with_processing_status": True}]
+    [call] = server.data_sources.calls
+    assert call["with_processing_status"] is True
+    assert call["with_invoice_handling_setting"] is False
     assert table.df["processing_status.processed"].tolist() == [5]
 
 

@@ -1,0 +1,345 @@
+"""`DataSourceForm`: the notebook form that creates data sources through a client.
+
+The form does no HTTP of its own: every request is a call on ``client.data_sources``. Every
+callback catches everything (ipywidgets swallows or misroutes tracebacks), shows a short,
+HTML-escaped message in the status line, logs details to the ``cmnb`` logger at DEBUG and
+restores the buttons in ``finally``. Only widgets present in both ipywidgets 7.7 and 8 are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ipywidgets as widgets
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    CmnbError,
+    ConfigError,
+    DuplicateNameError,
+    ForbiddenError,
+    InputError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from .secret import Secret
+from .table import DataSourceTable
+from .validation import name_problem
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["DataSourceForm", "describe_error"]
+
+logger = logging.getLogger("cmnb")
+
+_COLORS = {"ok": "#1a7f37", "error": "#b3261e", "busy": "#6b6b6b", "info": "#6b6b6b"}
+_ICONS = {"ok": "✔ ", "error": "✖ ", "busy": "… ", "info": ""}
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _said(exc: APIError) -> str:
+    message = exc.message.strip()
+    return f" Server said: {message[:200]}" if message else ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, human, plain-text message for an error (escape it before putting it in HTML)."""
+    if isinstance(exc, DuplicateNameError):
+        where = f" ({exc.existing.uuid})" if exc.existing is not None else ""
+        return (
+            f"A data source named “{exc.name}” already exists{where}. "
+            "Tick “If it exists, reuse it” to use it."
+        )
+    if isinstance(exc, AuthenticationError):
+        return (
+            "The API key was not accepted (HTTP 401): check it in ChartMogul → Profile → API keys."
+        )
+    if isinstance(exc, ForbiddenError):
+        return "This account may not do that (HTTP 403): is the trial expired?" + _said(exc)
+    if isinstance(exc, RateLimitError):
+        wait = f"{exc.retry_after_s:g} s" if exc.retry_after_s is not None else "a few seconds"
+        return f"Rate limited by ChartMogul (HTTP 429): wait {wait} and try again."
+    if isinstance(exc, ServerError):
+        return f"ChartMogul had a server error (HTTP {exc.status}); try again shortly." + _said(exc)
+    if isinstance(exc, APIError):
+        return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
+    if isinstance(exc, TransportError):
+        maybe = (
+            " It may have arrived: tick “If it exists, reuse it” before trying again."
+            if exc.maybe_sent
+            else ""
+        )
+        return f"Could not reach ChartMogul (network down or timed out): {exc}.{maybe}"
+    if isinstance(exc, InputError):
+        return f"Not sent: {exc}"
+    if isinstance(exc, ConfigError):
+        return f"Configuration problem: {exc}"
+    if isinstance(exc, CmnbError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted: the request may or may not have reached ChartMogul."
+    return (
+        f"Unexpected error ({type(exc).__name__}); details are in the 'cmnb' logger at DEBUG level."
+    )
+
+
+def _status_html(kind: str, text: str, *, icon: bool = True) -> str:
+    mark = _ICONS[kind] if icon else ""
+    return (
+        f'<span class="cmnb-status cmnb-{kind}" style="color: {_COLORS[kind]}">'
+        f"{mark}{html.escape(text, quote=True)}</span>"
+    )
+
+
+def _never_raises(method: _F) -> _F:
+    """Callbacks must not raise into ipywidgets: show a generic message, log the details."""
+
+    @functools.wraps(method)
+    def guarded(self: DataSourceForm, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except (Exception, KeyboardInterrupt) as exc:
+            logger.debug("cmnb form callback %s failed", method.__name__, exc_info=True)
+            try:
+                self.status.value = _status_html("error", describe_error(exc))
+            except Exception:
+                logger.debug("cmnb form could not show the error", exc_info=True)
+
+    return guarded  # type: ignore[return-value]
+
+
+class _FormBox(widgets.VBox):  # type: ignore[misc]
+    """The displayed box. ipywidgets' default repr lists field values; this one is stable."""
+
+    _cmnb_repr = "DataSourceForm()"
+
+    def __repr__(self) -> str:
+        return self._cmnb_repr
+
+
+class DataSourceForm:
+    """An ipywidgets form: type a name, press **Create**, see the source in a table below.
+
+    ``client=None`` uses :func:`cmnb.connect` (LIVE with a configured key, else the embedded
+    sandbox). ``form.table`` is the :class:`~cmnb.table.DataSourceTable` of what was created
+    or reused here (pass ``table=`` to share one); ``form.widget`` is the displayed box.
+    Display the form by making it the last expression of a cell. Nothing here raises from a
+    callback: every outcome, good or bad, is a line in ``form.status``.
+    """
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        table: DataSourceTable | None = None,
+        max_rows: int = 20,
+    ) -> None:
+        if client is None:
+            from .connection import connect
+
+            client = connect()
+        self.client: Client = client
+        self._owns_client = False
+        self._busy = False
+        self.table = table if table is not None else DataSourceTable(max_rows=max_rows)
+
+        self.mode_line = widgets.HTML()
+        self.key_input = widgets.Password(
+            description="API key", placeholder="paste a key to go LIVE"
+        )
+        self.go_live_button = widgets.Button(description="Go LIVE")
+        self.key_row = widgets.HBox([self.key_input, self.go_live_button])
+        self.name_input = widgets.Text(
+            description="Source name",
+            placeholder="e.g. In-house billing",
+            continuous_update=True,
+            style={"description_width": "initial"},
+        )
+        self.create_button = widgets.Button(description="Create", button_style="primary")
+        self.hint = widgets.HTML()
+        self.reuse_checkbox = widgets.Checkbox(
+            value=False, description="If it exists, reuse it", indent=False
+        )
+        self.status = widgets.HTML()
+        self.table_view = widgets.HTML()
+        # One row per mode; a later bulk mode adds its own row (Textarea, "Create all",
+        # progress bar) and a toggle that swaps which row is shown, reusing _run.
+        self.single_row = widgets.HBox([self.name_input, self.create_button, self.hint])
+        self.widget = _FormBox(
+            [
+                self.mode_line,
+                self.key_row,
+                self.single_row,
+                self.reuse_checkbox,
+                self.status,
+                self.table_view,
+            ]
+        )
+
+        self.name_input.observe(self._on_name_change, names="value")
+        self.create_button.on_click(self._on_create)
+        self.go_live_button.on_click(self._on_go_live)
+        self._show_mode()
+        self._validate()
+        self._render_table()
+
+    # -- display --------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        """``"SANDBOX"`` when the client talks to this machine, else ``"LIVE"``."""
+        return "SANDBOX" if self.client.is_loopback else "LIVE"
+
+    def __repr__(self) -> str:
+        return f"DataSourceForm(mode={self.mode})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        # Built by hand: ipywidgets 7 has no _repr_mimebundle_, and 8's uses the leaky repr.
+        return {
+            "text/plain": repr(self),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.widget.model_id,
+            },
+        }
+
+    def _show_mode(self) -> None:
+        if self.client.is_loopback:
+            line = "<b>SANDBOX</b> — nothing leaves this machine."
+        else:
+            line = f"<b>LIVE</b> — requests go to {html.escape(self.client.base_url)}"
+        self.mode_line.value = f'<span class="cmnb-mode">{line}</span>'
+        self.widget._cmnb_repr = repr(self)
+        self.key_row.layout.display = None if self._offer_live() else "none"
+
+    def _offer_live(self) -> bool:
+        if not self.client.is_loopback:
+            return False
+        from .settings import resolve_api_key
+
+        try:
+            return resolve_api_key() is None
+        except CmnbError:
+            return True
+
+    def _render_table(self) -> None:
+        self.table_view.value = self.table._repr_html_()
+
+    def _set_status(self, kind: str, text: str) -> None:
+        self.status.value = _status_html(kind, text)
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def _problem(self) -> str | None:
+        value = self.name_input.value
+        problem = name_problem(value)
+        if problem is None and self.table.find_name(value) is not None:
+            problem = f"“{value.strip()}” is already in this table."
+        return problem
+
+    def _validate(self) -> None:
+        problem = self._problem()
+        if problem is None:
+            self.hint.value = ""
+        else:
+            kind = "info" if self.name_input.value == "" else "error"
+            self.hint.value = _status_html(kind, problem, icon=False)
+        self.create_button.disabled = self._busy or problem is not None
+
+    @_never_raises
+    def _on_name_change(self, change: Any) -> None:
+        self._validate()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _run(self, busy_text: str, action: Callable[[], tuple[str, str]]) -> None:
+        """Run one request under the busy guard; ``action`` returns the (kind, text) to show.
+
+        The ``_busy`` flag, not only ``disabled``, refuses clicks that arrive while a request
+        is in flight (a disabled button can still deliver clicks queued before it was disabled).
+        """
+        if self._busy:
+            return
+        self._busy = True
+        self.create_button.disabled = True
+        self.go_live_button.disabled = True
+        try:
+            self._set_status("busy", busy_text)
+            kind, text = action()
+        except (Exception, KeyboardInterrupt) as exc:
+            logger.debug("cmnb form request failed", exc_info=True)
+            kind, text = "error", describe_error(exc)
+        finally:
+            self._busy = False
+            self.go_live_button.disabled = False
+            self._validate()
+        self._set_status(kind, text)
+
+    @_never_raises
+    def _on_create(self, button: Any = None) -> None:
+        if self._busy or self._problem() is not None:
+            # A click on an invalid name (e.g. queued before the field was cleared) does nothing.
+            self._validate()
+            return
+        name = self.name_input.value.strip()
+        reuse = bool(self.reuse_checkbox.value)
+
+        def create() -> tuple[str, str]:
+            if reuse:
+                source, created = self.client.data_sources.get_or_create(name)
+            else:
+                source, created = self.client.data_sources.create(name), True
+            self.table.add(source)
+            self._render_table()
+            self.name_input.value = ""
+            verb = "Created" if created else "Reused existing"
+            return "ok", f"{verb} “{source.name}” — {source.uuid}"
+
+        verb = "Finding or creating" if reuse else "Creating"
+        self._run(f"{verb} “{name}”…", create)
+
+    @_never_raises
+    def _on_go_live(self, button: Any = None) -> None:
+        if self._busy:
+            return
+        pasted = self.key_input.value
+        # The key must never stay in widget state (it would be saved with the notebook).
+        self.key_input.value = ""
+        if not pasted.strip():
+            self._set_status("info", "Paste an API key first.")
+            return
+        key = Secret(pasted.strip())
+        self._run("Checking the key…", lambda: self._switch_to_live(key))
+
+    def _switch_to_live(self, key: Secret) -> tuple[str, str]:
+        from .client import Client
+
+        live = Client(api_key=key)
+        try:
+            live.ping()
+        except BaseException:
+            live.close()
+            raise
+        previous, owned = self.client, self._owns_client
+        self.client, self._owns_client = live, True
+        if owned:
+            previous.close()
+        note = ""
+        if len(self.table):
+            self.table.clear()
+            note = " (the table was cleared: it listed sandbox sources)"
+            self._render_table()
+        self._show_mode()
+        self._validate()
+        return "ok", f"Now LIVE: requests go to {live.base_url}{note}."
