@@ -163,7 +163,10 @@ def _describe(exc: BaseException) -> str:
         if not isinstance(inner, BaseException):
             break
         reason = inner
-    text = str(reason).strip() or type(reason).__name__
+    # urllib3 prefixes NewConnectionError with the connection object's repr; keep the words.
+    message = getattr(reason, "_message", None)
+    text = (message if isinstance(message, str) else str(reason)).strip()
+    text = text or type(reason).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -387,7 +390,7 @@ class Transport:
                 kind = classify_failure(exc)
                 outcome: Failure | int = kind
                 failure = TransportError(
-                    f"{method} {wire_path}: {_describe(exc)}",
+                    f"{method} {url}: {_describe(exc)}",
                     method=method,
                     path=wire_path,
                     maybe_sent=after_ambiguous or kind is not Failure.NOT_SENT,
