@@ -158,9 +158,11 @@ def _describe(exc: BaseException) -> str:
     reason: BaseException = exc
     for _ in range(5):
         inner = getattr(reason, "reason", None)
-        if not isinstance(inner, BaseException) and reason.args:
-            inner = reason.args[0] if isinstance(reason.args[0], BaseException) else None
         if not isinstance(inner, BaseException):
+            # ProtocolError("Connection aborted.", ConnectionResetError(...)) nests in args
+            nested = [arg for arg in reason.args if isinstance(arg, BaseException)]
+            inner = nested[-1] if nested else None
+        if inner is None:
             break
         reason = inner
     # urllib3 prefixes NewConnectionError with the connection object's repr; keep the words.
@@ -389,11 +391,13 @@ class Transport:
             except requests.RequestException as exc:
                 kind = classify_failure(exc)
                 outcome: Failure | int = kind
+                maybe_sent = after_ambiguous or kind is not Failure.NOT_SENT
                 failure = TransportError(
-                    f"{method} {url}: {_describe(exc)}",
+                    f"{method} {url}: {_describe(exc)}"
+                    + (" (the request may have reached the server)" if maybe_sent else ""),
                     method=method,
                     path=wire_path,
-                    maybe_sent=after_ambiguous or kind is not Failure.NOT_SENT,
+                    maybe_sent=maybe_sent,
                 )
                 logger.debug("%s %s failed (%s): %s", method, url, kind.value, _describe(exc))
             else:

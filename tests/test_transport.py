@@ -345,6 +345,7 @@ def test_post_read_timeouts_until_the_end_say_maybe_sent(
     with pytest.raises(TransportError) as caught:
         make(canary, fake, max_attempts=2).request("POST", "/data_sources", json=BODY)
     assert caught.value.maybe_sent is True  # the first attempt may have created it
+    assert "may have reached the server" in str(caught.value)
 
 
 # --- Retry-After and the deadline ------------------------------------------------------------
