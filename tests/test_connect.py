@@ -1,0 +1,107 @@
+"""`cmnb.connect()`: LIVE with a key, otherwise the embedded sandbox, announced once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+
+import cmnb
+from cmnb import connection
+from cmnb.errors import ConfigError
+from cmnb.sandbox import Sandbox
+from cmnb.settings import DEFAULT_BASE_URL
+
+NOTICE = "cmnb: no API key configured — using the embedded sandbox (nothing leaves this machine).\n"
+
+
+@pytest.fixture(autouse=True)
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test sees a process where connect() has not started a sandbox or said anything."""
+    monkeypatch.setattr(connection, "_embedded", None)
+    monkeypatch.setattr(connection, "_noticed", False)
+    yield
+    if connection._embedded is not None:
+        connection._embedded.stop()
+
+
+def test_connect_is_the_public_name() -> None:
+    assert cmnb.connect is connection.connect
+
+
+def test_no_key_gives_the_embedded_sandbox_and_says_so_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = cmnb.connect()
+    second = cmnb.connect()
+    captured = capsys.readouterr()
+    assert captured.err == NOTICE and captured.out == ""
+    box = connection.embedded_sandbox()
+    assert first.base_url == second.base_url == box.url
+    assert first.is_loopback and "mode=SANDBOX" in repr(first)
+    made = first.data_sources.create("Offline")
+    assert second.data_sources.list() == [made]  # one sandbox per process
+    assert capsys.readouterr().err == ""
+    first.close()
+    second.close()
+
+
+def test_sandbox_true_forces_the_sandbox_even_with_a_key(
+    monkeypatch: pytest.MonkeyPatch, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
+    with cmnb.connect(sandbox=True) as client:
+        assert client.is_loopback and client.ping()
+    assert capsys.readouterr().err == NOTICE
+    box = connection.embedded_sandbox()
+    assert box.api_key != canary
+    assert canary not in repr(box.requests)
+
+
+@responses.activate(assert_all_requests_are_fired=False)
+def test_a_key_in_the_environment_gives_a_live_client_and_sends_nothing(
+    monkeypatch: pytest.MonkeyPatch, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
+    client = cmnb.connect()
+    assert client.base_url == DEFAULT_BASE_URL
+    assert not client.is_loopback and "mode=LIVE" in repr(client)
+    assert canary not in repr(client)
+    assert len(responses.calls) == 0
+    assert connection._embedded is None
+    assert capsys.readouterr().err == ""
+    client.close()
+
+
+def test_a_key_argument_or_dotenv_also_means_live(canary: str) -> None:
+    with cmnb.connect(canary) as client:
+        assert client.base_url == DEFAULT_BASE_URL
+    Path(".env").write_text(f"CHARTMOGUL_API_KEY={canary}\n")
+    with cmnb.connect() as client:
+        assert not client.is_loopback
+    assert connection._embedded is None
+
+
+def test_sandbox_false_without_a_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="needs an API key"):
+        cmnb.connect(sandbox=False)
+    assert connection._embedded is None
+
+
+def test_seed_and_client_options_reach_the_sandbox_and_the_client() -> None:
+    with cmnb.connect(seed=9, timeout=3, max_attempts=1) as client:
+        assert client._transport.timeout == (3.0, 3.0)
+        assert client._transport.max_attempts == 1
+        made = client.data_sources.create("Deterministic")
+    with Sandbox(seed=9) as reference, reference.client() as other:
+        again = other.data_sources.create("Deterministic")
+    assert connection.embedded_sandbox().api_key == reference.api_key
+    assert (made.uuid, made.created_at) == (again.uuid, again.created_at)
+
+
+def test_embedded_sandbox_restarts_if_stopped() -> None:
+    box = connection.embedded_sandbox()
+    box.stop()
+    assert connection.embedded_sandbox() is box and box.running
