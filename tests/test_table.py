@@ -244,3 +244,25 @@ def test_import_cmnb_loads_neither_pandas_nor_ipywidgets() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- against the real sandbox --------------------------------------------------------------------
+
+
+def test_from_api_and_refresh_against_the_sandbox() -> None:
+    with cmnb.Sandbox(seed=1, rate_limit_per_s=None) as sb, sb.client() as client:
+        for name in ("A", "B", "C"):
+            client.data_sources.create(name)
+        sb.add_source("Stripe account", system="Stripe")
+        table = DataSourceTable.from_api(client, system="Custom")
+        assert [s.name for s in table] == ["A", "B", "C"]
+        assert list(table.df.columns) == list(BASE_COLUMNS)
+
+        client.data_sources.delete(table.find_name("B").uuid)  # type: ignore[union-attr]
+        dropped = table.refresh(client)
+        assert [s.name for s in dropped] == ["B"]
+        assert [s.name for s in table] == ["A", "C"]
+
+        with_status = DataSourceTable.from_api(client, with_processing_status=True)
+        assert "processing_status.processed" in with_status.df.columns
+        assert len(with_status) == 3  # A, C and the Stripe one
