@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .faults import Fault, Faults
 from .limits import ConnectionGate, RateLimiter
-from .server import App, LoggedRequest, RequestLog, SandboxHTTPServer
+from .log import LoggedRequest, RequestLog
+from .server import App, SandboxHTTPServer
 from .store import Store
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 One thread per connection (``ThreadingHTTPServer``), keep-alive on and Nagle off. Each request
 goes: connection gate (503) → body → latency → Basic auth (401) → rate limit (429) → route →
 scripted fault (before commit) → the store → scripted fault (after commit) → answer. Every
-request is recorded in the :class:`RequestLog` with the Authorization header redacted.
+request is recorded in the :class:`RequestLog` with the key redacted (see :mod:`.log`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 import socket
 import struct
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,13 +26,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from .faults import RATE_LIMIT_MESSAGE, Fault, Faults
 from .limits import ConnectionGate, RateLimiter
+from .log import RequestLog
 from .store import FLAGS, Refusal, Store
 
-__all__ = ["App", "LoggedRequest", "RequestLog", "SandboxHTTPServer"]
+__all__ = ["App", "SandboxHTTPServer"]
 
-logger = logging.getLogger("cmnb.sandbox")
-
-_REDACTED = "********"
 _MAX_BODY = 1 << 20
 _UUID_PATH = re.compile(r"^/v1/data_sources/([^/]+)$")
 _TRUE = ("true", "1")
@@ -52,45 +49,6 @@ RATE_LIMITED = _code_body(429, RATE_LIMIT_MESSAGE)
 TOO_MANY_CONNECTIONS = _code_body(503, "Too many parallel connections (the limit is 20)")
 PAGE_DEPRECATED = _code_body(400, 'Parameter "page" is deprecated', "page")
 BAD_JSON = _code_body(400, "The request body is not valid JSON")
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request as the sandbox saw it. ``headers`` has Authorization redacted; ``status`` is
-    ``None`` when a fault reset the connection; ``fault`` is the spec of the fault that fired."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int | None
-    fault: str | None = None
-
-
-class RequestLog:
-    """The last ``maxlen`` requests, thread-safe, with the key scrubbed from everything kept."""
-
-    def __init__(self, api_key: str, maxlen: int = 10_000) -> None:
-        self._api_key = api_key
-        self._entries: deque[LoggedRequest] = deque(maxlen=maxlen)
-        self._lock = threading.Lock()
-
-    def scrub(self, text: str) -> str:
-        """``text`` with the sandbox key replaced by asterisks."""
-        return text.replace(self._api_key, _REDACTED) if self._api_key else text
-
-    def add(self, entry: LoggedRequest) -> None:
-        with self._lock:
-            self._entries.append(entry)
-
-    def snapshot(self) -> list[LoggedRequest]:
-        with self._lock:
-            return list(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 @dataclass
@@ -141,7 +99,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up are normal here; never print tracebacks to stderr.
-        logger.debug("sandbox connection error", exc_info=True)
+        logging.getLogger("cmnb.sandbox").debug("sandbox connection error", exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         self._body = b""  # the handler lives as long as the keep-alive connection
         if not app.gate.enter():
-            self._body = self._read_body()
+            with contextlib.suppress(ValueError):
+                self._body = self._read_body()
             self.close_connection = True
             self._answer(503, _json(TOO_MANY_CONNECTIONS), None)
             return
@@ -320,41 +279,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
     def _record(self, status: int | None, fault: Fault | None) -> None:
-        log = self.server.app.log
-        parts = urlsplit(self.path)
-        headers = {
-            name: (
-                f"{value.partition(' ')[0]} {_REDACTED}"
-                if name.lower() == "authorization"
-                else log.scrub(value)
-            )
-            for name, value in self.headers.items()
-        }
-        raw = log.scrub(getattr(self, "_body", b"").decode("utf-8", "replace"))
-        try:
-            body: Any = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = raw[:1000]
-        query = {
-            log.scrub(k): log.scrub(v[-1])
-            for k, v in parse_qs(parts.query, keep_blank_values=True).items()
-        }
-        entry = LoggedRequest(
+        self.server.app.log.record(
             self.command,
-            log.scrub(parts.path),
-            query,
-            headers,
-            body,
+            self.path,
+            self.headers.items(),
+            getattr(self, "_body", b""),
             status,
             fault.spec() if fault else None,
-        )
-        log.add(entry)
-        logger.debug(
-            "%s %s -> %s%s",
-            entry.method,
-            entry.path,
-            status or "reset",
-            f" (fault {entry.fault})" if fault else "",
         )
 
 
