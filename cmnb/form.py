@@ -71,12 +71,9 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
     if isinstance(exc, TransportError):
-        maybe = (
-            " It may have arrived: tick “If it exists, reuse it” before trying again."
-            if exc.maybe_sent
-            else ""
-        )
-        return f"Could not reach ChartMogul (network down or timed out): {exc}.{maybe}"
+        reason = str(exc).rstrip(".")
+        maybe = " Tick “If it exists, reuse it” before trying again." if exc.maybe_sent else ""
+        return f"Could not reach ChartMogul (network down or timed out): {reason}.{maybe}"
     if isinstance(exc, InputError):
         return f"Not sent: {exc}"
     if isinstance(exc, ConfigError):
@@ -130,8 +127,10 @@ class DataSourceForm:
     ``client=None`` uses :func:`cmnb.connect` (LIVE with a configured key, else the embedded
     sandbox). ``form.table`` is the :class:`~cmnb.table.DataSourceTable` of what was created
     or reused here (pass ``table=`` to share one); ``form.widget`` is the displayed box.
-    Display the form by making it the last expression of a cell. Nothing here raises from a
-    callback: every outcome, good or bad, is a line in ``form.status``.
+    ``max_rows`` caps the rows shown under the form (a given table keeps its own). Display the
+    form by making it the last expression of a cell. Nothing here raises from a callback: every
+    outcome, good or bad, is a line in ``form.status``. Raises what :func:`cmnb.connect` raises
+    when ``client`` is ``None``.
     """
 
     def __init__(
@@ -230,7 +229,7 @@ class DataSourceForm:
 
         try:
             return resolve_api_key() is None
-        except CmnbError:
+        except (CmnbError, OSError):
             return True
 
     def _render_table(self) -> None:

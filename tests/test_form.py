@@ -291,7 +291,7 @@ def duplicate_with_existing() -> DuplicateNameError:
         (RateLimitError(429, "slow down", retry_after_s=1.5), "wait 1.5 s and try again"),
         (RateLimitError(429, "slow down"), "wait a few seconds and try again"),
         (TransportError("connection refused"), "network down or timed out): connection refused"),
-        (TransportError("read timeout", maybe_sent=True), "tick “If it exists, reuse it”"),
+        (TransportError("read timeout", maybe_sent=True), "read timeout. Tick “If it exists"),
         (ServerError(502, "Bad Gateway"), "HTTP 502); try again shortly. Server said: Bad"),
         (InputError("The name is too long.", field="name"), "Not sent: The name is too long."),
         (NotFoundError(404, "Data source not found"), "refused the request (HTTP 404)"),
