@@ -365,11 +365,22 @@ class Transport:
         deadline = self._clock() + self.deadline_s
         after_ambiguous = False
         attempt = 0
+        reply: Reply | None = None
+        failure: TransportError | None = None
         while True:
             attempt += 1
             if self.pacer is not None:
                 self.pacer.acquire()
             remaining = deadline - self._clock()
+            if remaining <= 0:  # the pacer's wait used up the rest of the deadline
+                late = TransportError(
+                    f"{method} {url}: the {self.deadline_s:g} s deadline passed before "
+                    "the request could be sent",
+                    method=method,
+                    path=wire_path,
+                    maybe_sent=after_ambiguous,
+                )
+                return self._give_up(reply, failure or late, "")
             timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
             logger.debug(
                 "%s %s attempt %d/%d params=%s json=%s headers=%s",
@@ -382,8 +393,7 @@ class Transport:
                 self.redacted_headers(with_body=json is not None),
             )
             sent_at = self._clock()
-            reply: Reply | None = None
-            failure: TransportError | None = None
+            reply, failure = None, None
             try:
                 response = self.session.request(
                     method, url, params=params, json=json, timeout=timeout, allow_redirects=False

@@ -411,6 +411,17 @@ def test_pacing_applies_to_every_attempt(
     assert fake.sleeps == [0.0, 1.0]  # Retry-After 0, then the pacer holds the second start
 
 
+def test_deadline_used_up_by_pacing_fails_before_sending(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{BASE}/ping", json={"data": "pong!"})
+    transport = make(canary, fake, rate_limit_per_s=1, deadline_s=0.5)
+    transport.request("GET", "/ping")
+    with pytest.raises(TransportError, match=r"0\.5 s deadline passed before the request"):
+        transport.request("GET", "/ping")  # the pacer holds it until t=1.0
+    assert len(rsps.calls) == 1
+
+
 # --- logging ---------------------------------------------------------------------------------
 
 
