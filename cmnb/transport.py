@@ -401,7 +401,7 @@ class Transport:
             except requests.RequestException as exc:
                 kind = classify_failure(exc)
                 outcome: Failure | int = kind
-                maybe_sent = after_ambiguous or kind is not Failure.NOT_SENT
+                maybe_sent = after_ambiguous or kind is Failure.MAYBE_SENT
                 failure = TransportError(
                     f"{method} {url}: {_describe(exc)}"
                     + (" (the request may have reached the server)" if maybe_sent else ""),
