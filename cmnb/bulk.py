@@ -21,9 +21,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .errors import CmnbError, DuplicateNameError, InputError, RateLimitError, TransportError
+from . import progress as render
+from .errors import (
+    APIError,
+    CmnbError,
+    DuplicateNameError,
+    InputError,
+    RateLimitError,
+    TransportError,
+)
 from .models import DataSource
-from .progress import ProgressBar, auto_progress, outcome_html_table, short_error
+from .progress import ProgressBar, auto_progress
+from .transport import may_have_acted
 from .validation import name_problem
 
 if TYPE_CHECKING:
@@ -117,40 +126,21 @@ class BulkResult:
 
     def summary(self) -> str:
         """One line, e.g. ``400 names: 380 created, 15 existing, 5 failed``."""
-        parts = [f"{n} {k}" for k, n in self.counts.items() if n or k in ("created", "failed")]
-        tail = " (interrupted)" if self.interrupted else ""
-        return f"{len(self.outcomes)} names: " + ", ".join(parts) + tail
+        return render.summary(self.counts, len(self.outcomes), self.interrupted)
 
     def to_frame(self) -> pandas.DataFrame:
         """A DataFrame with columns name, outcome, uuid, created_at (UTC), error (short text)."""
         import pandas as pd
 
-        rows = [
-            {
-                "name": o.name,
-                "outcome": o.outcome,
-                "uuid": o.source.uuid if o.source else None,
-                "created_at": o.source.created_at if o.source else None,
-                "error": short_error(o.error) if o.error else None,
-            }
-            for o in self.outcomes
-        ]
-        frame: pandas.DataFrame = pd.DataFrame(
-            rows, columns=["name", "outcome", "uuid", "created_at", "error"]
-        )
+        frame: pandas.DataFrame = pd.DataFrame(render.rows(self.outcomes), columns=render.COLUMNS)
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
         return frame
 
     def __repr__(self) -> str:
-        lines = [f"BulkResult({self.summary()})"]
-        for o in self.failed[:5]:
-            lines.append(f"  failed [{o.index}] {o.name!r}: {short_error(o.error)}")
-        if len(self.failed) > 5:
-            lines.append(f"  … and {len(self.failed) - 5} more failed (see .to_frame())")
-        return "\n".join(lines)
+        return render.text(self.summary(), self.failed)
 
     def _repr_html_(self) -> str:
-        return outcome_html_table(self.summary(), self.outcomes)
+        return render.html(self.summary(), self.outcomes)
 
 
 class BulkInterrupted(KeyboardInterrupt):
@@ -225,6 +215,8 @@ class _Run:
         self.names: dict[int, str] = {}
         self.started: set[int] = set()
         self.landed: dict[int, DataSource | BaseException] = {}
+        self.unsure: list[tuple[int, Exception]] = []  # failed after the server may have acted
+        self.stopping = False
 
     def record(self, index: int, outcome: Outcome, **details: Any) -> None:
         name = self.names.get(index) or _display_name(self.items[index])
@@ -244,16 +236,17 @@ class _Run:
         pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="cmnb-bulk")
         try:
             self.send(pool, self.lookup(self.validate()))
+            self.reconcile()
         except KeyboardInterrupt:
             self.progress = None
             self.drain(pool)
-            partial = BulkResult([o for o in self.outcomes if o], interrupted=True)
-            if self.bar is not None:
-                self.bar.finish(partial)
-            raise BulkInterrupted(partial) from None
+            raise BulkInterrupted(self.finish(interrupted=True)) from None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        result = BulkResult([o for o in self.outcomes if o])
+        return self.finish(interrupted=False)
+
+    def finish(self, *, interrupted: bool) -> BulkResult:
+        result = BulkResult([o for o in self.outcomes if o], interrupted=interrupted)
         if self.bar is not None:
             self.bar.finish(result)
         return result
@@ -342,11 +335,30 @@ class _Run:
             self.record(index, "created", source=answer)
         elif isinstance(answer, DuplicateNameError) and answer.existing and self.mode == "ensure":
             self.record(index, "existing", source=answer.existing)
+        elif isinstance(answer, Exception) and _may_have_created(answer) and not self.stopping:
+            self.unsure.append((index, answer))  # recorded by reconcile() or drain()
         elif isinstance(answer, Exception):
             self.record(index, "failed", error=answer)
         else:  # SystemExit or similar inside a worker: keep the record, then let it propagate
             self.record(index, "failed", error=RuntimeError(repr(answer)))
             raise answer
+
+    def reconcile(self) -> None:
+        """One more ``list()`` when some creates failed after the server may have acted on them
+        (the client gave up retrying a lost answer): a source found is kept in the record."""
+        if not self.unsure:
+            return
+        try:
+            known = {source.name: source for source in self.data_sources.list()}
+        except CmnbError:
+            known = {}
+        for index, error in self.unsure:
+            source = known.get(self.names[index])
+            if source is not None and self.mode == "ensure":
+                self.record(index, "existing", source=source)
+            else:  # create mode cannot tell whose source it is: failed, with the source found
+                self.record(index, "failed", error=error, source=source)
+        self.unsure.clear()
 
     def drain(self, pool: cf.ThreadPoolExecutor) -> None:
         """After Ctrl-C: cancel what was not sent; wait for what was (client timeouts bound it)."""
@@ -354,24 +366,34 @@ class _Run:
             pool.shutdown(wait=True, cancel_futures=True)
         except KeyboardInterrupt:
             _log.warning("second Ctrl-C: not waiting for the requests in flight")
+        self.stopping = True
+        for index, error in self.unsure:
+            self.record(index, "failed", error=error)
         landed = dict(self.landed)
-        for index in range(len(self.items)):
-            if self.outcomes[index] is not None:
-                continue
+        for index in (i for i, outcome in enumerate(self.outcomes) if outcome is None):
             answer = landed.get(index)
             if index in self.started and answer is None:
-                unknown = TransportError(
-                    "Interrupted while the request was in flight: the source may exist. "
-                    "Run create_many again in ensure mode to find out.",
-                    method="POST",
-                    path="/data_sources",
-                    maybe_sent=True,
-                )
-                self.record(index, "failed", error=unknown)
+                self.record(index, "failed", error=_still_in_flight())
             elif answer is None or isinstance(answer, RateLimitError):
                 self.record(index, "skipped")  # never sent, or refused: nothing was created
             else:
                 self.settle(index, answer)
+
+
+def _may_have_created(error: Exception) -> bool:
+    if isinstance(error, TransportError):
+        return error.maybe_sent
+    return isinstance(error, APIError) and may_have_acted(error.status)
+
+
+def _still_in_flight() -> TransportError:
+    return TransportError(
+        "Interrupted while the request was in flight: the source may exist. "
+        "Run create_many again in ensure mode to find out.",
+        method="POST",
+        path="/data_sources",
+        maybe_sent=True,
+    )
 
 
 def _display_name(item: Any) -> str:

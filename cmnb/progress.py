@@ -1,4 +1,4 @@
-"""How a bulk run shows itself: progress bars (widget or text) and the result's HTML.
+"""How a bulk run shows itself: progress bars (widget or text), the result's text and HTML.
 
 A progress hook is any callable ``progress(done, total, outcome)``. The bars here are such
 callables with a ``start(total)`` and a ``finish(result)`` around the run. ipywidgets and
@@ -7,10 +7,10 @@ IPython are imported only when a widget bar is actually built.
 
 from __future__ import annotations
 
-import html
+import html as htmllib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -21,8 +21,11 @@ __all__ = [
     "TextProgress",
     "WidgetProgress",
     "auto_progress",
-    "outcome_html_table",
+    "html",
+    "rows",
     "short_error",
+    "summary",
+    "text",
 ]
 
 _REDRAW_EVERY_S = 0.1
@@ -132,10 +135,42 @@ def auto_progress(stream: TextIO | None = None) -> ProgressBar | None:
     return TextProgress(out) if out is not None and callable(isatty) and isatty() else None
 
 
-def outcome_html_table(summary: str, outcomes: Sequence[BulkOutcome], limit: int = 20) -> str:
+COLUMNS = ["name", "outcome", "uuid", "created_at", "error"]
+
+
+def summary(counts: Mapping[str, int], total: int, interrupted: bool) -> str:
+    """``"400 names: 380 created, 15 existing, 5 failed"`` (created and failed always shown)."""
+    parts = [f"{n} {k}" for k, n in counts.items() if n or k in ("created", "failed")]
+    return f"{total} names: " + ", ".join(parts) + (" (interrupted)" if interrupted else "")
+
+
+def rows(outcomes: Sequence[BulkOutcome]) -> list[dict[str, Any]]:
+    """One dict per outcome with the :data:`COLUMNS` of ``BulkResult.to_frame()``."""
+    return [
+        {
+            "name": o.name,
+            "outcome": o.outcome,
+            "uuid": o.source.uuid if o.source else None,
+            "created_at": o.source.created_at if o.source else None,
+            "error": short_error(o.error) if o.error else None,
+        }
+        for o in outcomes
+    ]
+
+
+def text(headline: str, failed: Sequence[BulkOutcome], limit: int = 5) -> str:
+    """The repr of a result: its summary line and the first failures."""
+    lines = [f"BulkResult({headline})"]
+    lines += [f"  failed [{o.index}] {o.name!r}: {short_error(o.error)}" for o in failed[:limit]]
+    if len(failed) > limit:
+        lines.append(f"  … and {len(failed) - limit} more failed (see .to_frame())")
+    return "\n".join(lines)
+
+
+def html(headline: str, outcomes: Sequence[BulkOutcome], limit: int = 20) -> str:
     """The HTML of a result: its summary, then every row (small runs) or the rows not ok."""
     shown = list(outcomes) if len(outcomes) <= limit else [o for o in outcomes if not o.ok]
-    parts = [f"<p><b>BulkResult</b>: {html.escape(summary)}</p>"]
+    parts = [f"<p><b>BulkResult</b>: {htmllib.escape(headline)}</p>"]
     if shown:
         parts.append(
             "<table><thead><tr><th></th><th>name</th><th>outcome</th><th>uuid</th>"
@@ -143,8 +178,8 @@ def outcome_html_table(summary: str, outcomes: Sequence[BulkOutcome], limit: int
         )
         for o in shown[:limit]:
             cells = (str(o.index), o.name, o.outcome, o.source.uuid if o.source else "")
-            row = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-            parts.append(f"<tr>{row}<td>{html.escape(short_error(o.error))}</td></tr>")
+            row = "".join(f"<td>{htmllib.escape(c)}</td>" for c in cells)
+            parts.append(f"<tr>{row}<td>{htmllib.escape(short_error(o.error))}</td></tr>")
         parts.append("</tbody></table>")
     if len(shown) > limit or len(outcomes) > limit:
         parts.append("<p>All rows: <code>.to_frame()</code></p>")

@@ -7,17 +7,23 @@ at the end run against the real client and sandbox.
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+import sys
 import threading
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
 from cmnb.bulk import BulkInterrupted, BulkOutcome, BulkResult, _Run, create_many
+from cmnb.client import Client
 from cmnb.errors import (
     AuthenticationError,
+    BadRequestError,
     DuplicateNameError,
     InputError,
     RateLimitError,
@@ -25,7 +31,9 @@ from cmnb.errors import (
     TransportError,
 )
 from cmnb.models import DataSource
+from cmnb.pacing import Pacer
 from cmnb.progress import TextProgress, WidgetProgress, auto_progress
+from cmnb.sandbox import LoggedRequest, Sandbox
 
 CREATED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -34,6 +42,7 @@ class FakeDataSources:
     """A thread-safe stand-in for ``client.data_sources`` with the server's duplicate rule.
 
     ``failures[name]`` is a list of errors raised by the next creates of that name (in order);
+    ``lost_answers[name]`` is raised once *after* the source is stored (the answer was lost);
     ``barrier`` makes the first ``barrier.parties`` creates wait for each other, proving they ran
     at the same time; ``on_create`` runs inside each create (outside the lock).
     """
@@ -43,6 +52,7 @@ class FakeDataSources:
         existing: Iterable[str] = (),
         *,
         failures: dict[str, list[Exception]] | None = None,
+        lost_answers: dict[str, Exception] | None = None,
         barrier: threading.Barrier | None = None,
         on_create: Callable[[str], None] | None = None,
     ) -> None:
@@ -51,6 +61,7 @@ class FakeDataSources:
         for name in existing:
             self._add(name)
         self.failures = failures or {}
+        self.lost_answers = dict(lost_answers or {})
         self.barrier = barrier
         self.on_create = on_create
         self.create_calls: list[str] = []
@@ -98,7 +109,10 @@ class FakeDataSources:
                     )
                     error.attach_existing(self.store[name])
                     raise error
-                return self._add(name)
+                source = self._add(name)
+                if name in self.lost_answers:
+                    raise self.lost_answers.pop(name)
+                return source
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -250,15 +264,45 @@ def test_a_failed_lookup_fails_every_name_it_was_needed_for_and_sends_nothing() 
     assert fake.create_calls == []
 
 
-def test_server_errors_become_failed_outcomes_that_keep_the_servers_message() -> None:
-    boom = ServerError(500, "database on fire", method="POST", path="/v1/data_sources")
-    fake = FakeDataSources(failures={"B": [boom]})
+def test_refusals_become_failed_outcomes_that_keep_the_servers_message() -> None:
+    refused = BadRequestError(400, 'Parameter "name" is missing', method="POST", path="/v1/x")
+    fake = FakeDataSources(failures={"B": [refused]})
 
     result = create_many(fake, ["A", "B", "C"])
 
     assert by_outcome(result) == {"A": "created", "B": "failed", "C": "created"}
-    assert result.outcomes[1].error is boom
-    assert fake.create_calls.count("B") == 1  # bulk itself never re-sends a maybe-created name
+    assert result.outcomes[1].error is refused
+    assert 'Parameter "name" is missing' in str(refused)
+    assert fake.list_calls == 1 and fake.create_calls.count("B") == 1
+
+
+def lost(status: int = 502) -> ServerError:
+    return ServerError(status, "Bad Gateway", method="POST", path="/v1/data_sources")
+
+
+def test_a_source_whose_answer_was_lost_is_found_by_one_more_list_call() -> None:
+    # The client gave up retrying after a 502; the create had in fact been stored.
+    fake = FakeDataSources(lost_answers={"B": lost()})
+    seen: list[str] = []
+
+    result = create_many(fake, ["A", "B", "C"], progress=lambda d, t, o: seen.append(o.name))
+
+    assert by_outcome(result) == {"A": "created", "B": "existing", "C": "created"}
+    assert result.outcomes[1].source == fake.store["B"] and result.outcomes[1].error is None
+    assert fake.list_calls == 2 and fake.create_calls.count("B") == 1
+    assert sorted(seen) == ["A", "B", "C"]  # B reported once, with its final outcome
+
+
+def test_in_create_mode_a_lost_answer_stays_failed_but_keeps_the_source_found() -> None:
+    error = lost(500)
+    fake = FakeDataSources(lost_answers={"B": error}, failures={"C": [lost(504)]})
+
+    result = create_many(fake, ["A", "B", "C"], mode="create")
+
+    assert by_outcome(result) == {"A": "created", "B": "failed", "C": "failed"}
+    assert result.outcomes[1].error is error and result.outcomes[1].source == fake.store["B"]
+    assert result.outcomes[2].source is None  # C's 504 happened before anything was stored
+    assert fake.list_calls == 1 and "C" not in fake.store
 
 
 # --- concurrency and rate limits ------------------------------------------------------------------
@@ -460,3 +504,193 @@ def test_repr_and_html_summarise_and_escape() -> None:
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert result.counts == {"created": 2, "existing": 0, "failed": 1, "skipped": 0}
     assert len(result) == 3 and not result.ok
+
+
+# --- against the real client and sandbox ---------------------------------------------------------
+
+
+def posts(sb: Sandbox) -> list[LoggedRequest]:
+    return [r for r in sb.requests if r.method == "POST" and r.path == "/v1/data_sources"]
+
+
+def lists(sb: Sandbox) -> list[LoggedRequest]:
+    return [r for r in sb.requests if r.method == "GET" and r.path == "/v1/data_sources"]
+
+
+def test_sandbox_ensure_mode_sends_one_list_and_one_create_per_missing_name(canary: str) -> None:
+    with Sandbox(canary, seed=7, rate_limit_per_s=None) as sb, sb.client() as client:
+        sb.add_source("Stripe", system="Stripe")
+        sb.add_source("In-house billing")
+
+        result = client.data_sources.create_many(
+            ["In-house billing", "Stripe", "Recurly EU", " Recurly EU", "", "Legacy"]
+        )
+
+        assert [o.outcome for o in result] == [
+            "existing", "existing", "created", "failed", "failed", "created",
+        ]  # fmt: skip
+        assert [r.query for r in lists(sb)] == [{}]
+        assert sorted(r.body["name"] for r in posts(sb)) == ["Legacy", "Recurly EU"]
+        assert {s["name"]: s["uuid"] for s in sb.sources()} == {
+            o.name: o.source.uuid for o in result if o.source
+        }
+        assert result.outcomes[1].source is not None
+        assert result.outcomes[1].source.system == "Stripe"
+
+
+def test_sandbox_create_mode_fails_a_taken_name_with_the_servers_words(canary: str) -> None:
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client() as client:
+        taken = sb.add_source("Taken")
+
+        result = client.data_sources.create_many(["Taken", "Fresh"], mode="create")
+
+        assert [o.outcome for o in result] == ["failed", "created"]
+        error = result.outcomes[0].error
+        assert isinstance(error, DuplicateNameError)
+        assert error.existing is not None and error.existing.uuid == taken["uuid"]
+        assert "Has already been taken" in str(error)
+        assert [r.query for r in lists(sb)] == [{"name": "Taken"}]  # the client's own lookup
+
+
+@pytest.mark.parametrize("mode", ["ensure", "create"])
+def test_two_concurrent_runs_of_the_same_names_under_faults_create_each_name_once(
+    mode: Literal["ensure", "create"], canary: str
+) -> None:
+    names = [f"Shared {i:02d}" for i in range(60)]
+    with Sandbox(canary, rate_limit_per_s=None, max_connections=None) as sb:
+        # Answers lost after the source was stored (500 and connection resets), and refusals.
+        sb.faults.add("create", status=500, after_commit=True, times=6)
+        sb.faults.add("create", status=502, after_commit=True, times=2, skip=10)
+        sb.faults.add("create", reset=True, after_commit=True, times=3, skip=20)
+        sb.faults.add("create", status=429, times=3, skip=5)
+        sb.faults.add("create", status=503, times=2, skip=30)
+        clients = [sb.client(_sleep=lambda s: None) for _ in range(2)]
+        start = threading.Barrier(2)
+        results: list[BulkResult] = []
+
+        def run(client: Client) -> None:
+            start.wait(timeout=10)
+            results.append(client.data_sources.create_many(names, mode=mode, concurrency=10))
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for client in clients:
+            client.close()
+
+        assert len(results) == 2
+        assert sum(f.fired for f in sb.faults) == 16  # every fault really struck
+        on_server = {s["name"]: s["uuid"] for s in sb.sources()}
+        assert sorted(on_server) == names and len(sb.sources()) == len(names)  # no duplicates
+        double_claims = 0
+        for index, name in enumerate(names):
+            pair = [r.outcomes[index] for r in results]
+            assert [o.name for o in pair] == [name, name]
+            for o in pair:
+                assert o.source is None or o.source.uuid == on_server[name]
+                if mode == "ensure":
+                    assert o.ok and o.source is not None, o
+                elif o.outcome == "failed":  # taken by the other run, or gave up after faults
+                    assert isinstance(o.error, (DuplicateNameError, ServerError, TransportError))
+            assert any(o.source is not None for o in pair), pair  # the source is in the record
+            # Both runs claim the name only when one lost an answer and then found the name
+            # taken: with no idempotency keys, "my lost attempt" and "the other run" look alike.
+            double_claims += max(0, sum(o.outcome == "created" for o in pair) - 1)
+        assert double_claims <= 11  # at most one per ambiguous fault (500/502/reset after commit)
+
+
+def test_pacing_with_an_injected_clock_keeps_40_per_window_and_loses_no_time(
+    canary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Virtual time: the client's pacer sleeps on this clock, so no real second passes.
+    now = [1000.0]
+    clock_lock = threading.Lock()
+
+    def clock() -> float:
+        with clock_lock:
+            return now[0]
+
+    def sleep(seconds: float) -> None:
+        with clock_lock:
+            now[0] += max(0.0, seconds)
+
+    starts: list[float] = []
+    original_acquire = Pacer.acquire
+
+    def recording_acquire(self: Pacer) -> float:
+        started = original_acquire(self)
+        starts.append(started)
+        return started
+
+    monkeypatch.setattr(Pacer, "acquire", recording_acquire)
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client(_clock=clock, _sleep=sleep) as c:
+        result = c.data_sources.create_many([f"n{i:03d}" for i in range(119)], concurrency=20)
+
+    assert result.counts["created"] == 119
+    assert len(starts) == 120  # one list call and 119 creates
+    ordered = sorted(starts)
+    for i in range(len(ordered) - 40):
+        assert ordered[i + 40] - ordered[i] >= 1.0  # never 41 starts within one second
+    # ...and no slack: 120 requests at 40/s start within 2 virtual seconds (0, 1 and 2 s).
+    assert ordered[-1] - ordered[0] == pytest.approx(2.0)
+
+
+def test_sandbox_ctrl_c_keeps_every_created_source_in_the_record(canary: str) -> None:
+    with Sandbox(canary, rate_limit_per_s=None, latency_s=0.01) as sb, sb.client() as client:
+
+        def progress(done: int, total: int, outcome: BulkOutcome) -> None:
+            if done == 8:
+                raise KeyboardInterrupt
+
+        with pytest.raises(BulkInterrupted) as caught:
+            client.data_sources.create_many(
+                [f"n{i:03d}" for i in range(100)], concurrency=4, progress=progress
+            )
+
+        partial = caught.value.partial_result
+        on_server = {s["uuid"] for s in sb.sources()}
+        assert {o.source.uuid for o in partial.created if o.source} == on_server
+        assert len(posts(sb)) == len(on_server)  # skipped names were never sent
+        assert partial.counts["created"] + partial.counts["skipped"] == 100
+        assert partial.counts["skipped"] >= 80
+
+
+def test_the_api_key_never_shows_in_a_result(canary: str) -> None:
+    pytest.importorskip("pandas")
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client(_sleep=lambda s: None) as client:
+        sb.faults.add("create", status=500, times=None)
+        sb.add_source("Taken")
+        result = client.data_sources.create_many(["Taken", "Broken", ""], mode="create")
+
+    assert [o.outcome for o in result] == ["failed", "failed", "failed"]
+    shown = [repr(result), result._repr_html_(), result.to_frame().to_string()]
+    shown += [repr(o.error) for o in result] + [str(o.error) for o in result]
+    assert all(canary not in text for text in shown)
+
+
+def test_benchmark_smoke_run_prints_figures_that_parse() -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bulk", "--n", "12"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    row = re.compile(
+        r"^(?P<label>.+?)\s+(?P<created>\d+)\s+(?P<failed>\d+)\s+(?P<dupes>\d+)\s+(?P<r429>\d+)"
+        r"\s+(?P<seconds>\d+\.\d+)\s+(?P<rate>\d+\.\d)\s+(?P<share>\d+\.\d)%$"
+    )
+    rows = [m.groupdict() for line in done.stdout.splitlines() if (m := row.match(line))]
+    assert [r["label"] for r in rows] == [
+        "cmnb create_many (concurrency 8)",
+        "chartmogul SDK, sequential loop",
+    ]
+    for r in rows:
+        assert (r["created"], r["failed"], r["dupes"]) == ("12", "0", "0")
+        assert float(r["rate"]) > 0
+    ratio = re.search(r"^ratio \(create_many / SDK loop\): (\d+\.\d+)x$", done.stdout, re.M)
+    assert ratio is not None and float(ratio.group(1)) > 0

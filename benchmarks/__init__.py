@@ -1,0 +1,1 @@
+"""Benchmarks: not tests. Each module runs its contenders in one process and prints ratios."""
