@@ -16,18 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 
-from .errors import (
-    APIError,
-    AuthenticationError,
-    CmnbError,
-    ConfigError,
-    DuplicateNameError,
-    ForbiddenError,
-    InputError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-)
+from .errors import CmnbError
+from .messages import describe_error
 from .secret import Secret
 from .table import DataSourceTable
 from .validation import name_problem
@@ -42,49 +32,6 @@ logger = logging.getLogger("cmnb")
 _COLORS = {"ok": "#1a7f37", "error": "#b3261e", "busy": "#6b6b6b", "info": "#6b6b6b"}
 _ICONS = {"ok": "✔ ", "error": "✖ ", "busy": "… ", "info": ""}
 _F = TypeVar("_F", bound=Callable[..., None])
-
-
-def _said(exc: APIError) -> str:
-    message = exc.message.strip()
-    return f" Server said: {message[:200]}" if message else ""
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short, human, plain-text message for an error (escape it before putting it in HTML)."""
-    if isinstance(exc, DuplicateNameError):
-        where = f" ({exc.existing.uuid})" if exc.existing is not None else ""
-        return (
-            f"A data source named “{exc.name}” already exists{where}. "
-            "Tick “If it exists, reuse it” to use it."
-        )
-    if isinstance(exc, AuthenticationError):
-        return (
-            "The API key was not accepted (HTTP 401): check it in ChartMogul → Profile → API keys."
-        )
-    if isinstance(exc, ForbiddenError):
-        return "This account may not do that (HTTP 403): is the trial expired?" + _said(exc)
-    if isinstance(exc, RateLimitError):
-        wait = f"{exc.retry_after_s:g} s" if exc.retry_after_s is not None else "a few seconds"
-        return f"Rate limited by ChartMogul (HTTP 429): wait {wait} and try again."
-    if isinstance(exc, ServerError):
-        return f"ChartMogul had a server error (HTTP {exc.status}); try again shortly." + _said(exc)
-    if isinstance(exc, APIError):
-        return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
-    if isinstance(exc, TransportError):
-        reason = str(exc).rstrip(".")
-        maybe = " Tick “If it exists, reuse it” before trying again." if exc.maybe_sent else ""
-        return f"Could not reach ChartMogul (network down or timed out): {reason}.{maybe}"
-    if isinstance(exc, InputError):
-        return f"Not sent: {exc}"
-    if isinstance(exc, ConfigError):
-        return f"Configuration problem: {exc}"
-    if isinstance(exc, CmnbError):
-        return str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return "Interrupted: the request may or may not have reached ChartMogul."
-    return (
-        f"Unexpected error ({type(exc).__name__}); details are in the 'cmnb' logger at DEBUG level."
-    )
 
 
 def _status_html(kind: str, text: str, *, icon: bool = True) -> str:

@@ -1,0 +1,68 @@
+"""Short, human, one-sentence messages for cmnb's errors (shared by the form and the CLI).
+
+Widget-free on purpose: the command line uses it without importing ipywidgets.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    CmnbError,
+    ConfigError,
+    DuplicateNameError,
+    ForbiddenError,
+    InputError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = ["FORM_REUSE_OPTION", "describe_error"]
+
+#: How the form tells a user to reuse an existing source; the CLI says "Pass --ensure".
+FORM_REUSE_OPTION = "Tick “If it exists, reuse it”"
+
+
+def _said(exc: APIError) -> str:
+    message = exc.message.strip()
+    return f" Server said: {message[:200]}" if message else ""
+
+
+def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION) -> str:
+    """A short, human, plain-text message for an error (escape it before putting it in HTML).
+
+    ``reuse_option`` names the switch that reuses an existing source (the form's checkbox by
+    default); it appears in the duplicate-name and "may have been created" messages.
+    """
+    if isinstance(exc, DuplicateNameError):
+        where = f" ({exc.existing.uuid})" if exc.existing is not None else ""
+        return f"A data source named “{exc.name}” already exists{where}. {reuse_option} to use it."
+    if isinstance(exc, AuthenticationError):
+        return (
+            "The API key was not accepted (HTTP 401): check it in ChartMogul → Profile → API keys."
+        )
+    if isinstance(exc, ForbiddenError):
+        return "This account may not do that (HTTP 403): is the trial expired?" + _said(exc)
+    if isinstance(exc, RateLimitError):
+        wait = f"{exc.retry_after_s:g} s" if exc.retry_after_s is not None else "a few seconds"
+        return f"Rate limited by ChartMogul (HTTP 429): wait {wait} and try again."
+    if isinstance(exc, ServerError):
+        return f"ChartMogul had a server error (HTTP {exc.status}); try again shortly." + _said(exc)
+    if isinstance(exc, APIError):
+        return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
+    if isinstance(exc, TransportError):
+        reason = str(exc).rstrip(".")
+        maybe = f" {reuse_option} before trying again." if exc.maybe_sent else ""
+        return f"Could not reach ChartMogul (network down or timed out): {reason}.{maybe}"
+    if isinstance(exc, InputError):
+        return f"Not sent: {exc}"
+    if isinstance(exc, ConfigError):
+        return f"Configuration problem: {exc}"
+    if isinstance(exc, CmnbError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted: the request may or may not have reached ChartMogul."
+    return (
+        f"Unexpected error ({type(exc).__name__}); details are in the 'cmnb' logger at DEBUG level."
+    )
