@@ -159,7 +159,9 @@ form.table.df
     code("""
 form.table.df.dtypes
 """),
-    md(SANDBOX_VS_LIVE + """
+    md(
+        SANDBOX_VS_LIVE
+        + """
 To work on your real account, get an API key in ChartMogul (**Profile → API keys**), then give it
 to cmnb in one of these ways — never paste it into a cell you save:
 
@@ -181,7 +183,8 @@ back to the sandbox when no key is found.
 
 **Next:** `02-bulk-setup` (many sources at once), `03-errors-and-recovery` (what goes wrong and
 what you see), `04-manage-sources` (list, retrieve, delete, rebuild the table).
-"""),
+"""
+    ),
 ]
 
 NOTEBOOK_02: list[Cell] = [

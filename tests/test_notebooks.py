@@ -1,0 +1,181 @@
+"""The example notebooks: saved as built, executed, and holding no secret.
+
+nbval (``pytest --nbval notebooks``) re-runs every notebook and compares its outputs; these
+tests check what nbval does not: that no key ever lands in a saved notebook — in an output or
+in the widget state that Jupyter saves in ``metadata.widgets`` — even when a key is pasted into
+the form's ``Password`` field and used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import cmnb
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+SAVED = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# A sandbox key (sbx_ + 32 hex digits) or an unredacted Basic auth header.
+KEY_SHAPES = re.compile(r"sbx_[0-9a-f]{32}|Basic (?!\*{8})[A-Za-z0-9+/=]{8,}")
+
+
+def load_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("notebooks_build", NOTEBOOKS_DIR / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def exposed(nb: dict[str, Any]) -> str:
+    """Everything a saved notebook shows or stores besides its code: outputs and widget state."""
+    parts = [json.dumps(cell.get("outputs", [])) for cell in nb["cells"]]
+    parts.append(json.dumps(nb["metadata"].get("widgets", {})))
+    return "\n".join(parts)
+
+
+def widget_models(nb: dict[str, Any]) -> list[dict[str, Any]]:
+    state = nb["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    return list(state.values())
+
+
+def assert_no_secret(nb: dict[str, Any], *secrets: str) -> None:
+    text = exposed(nb)
+    for secret in secrets:
+        assert secret not in text
+    assert KEY_SHAPES.findall(text) == []
+    for model in widget_models(nb):
+        if model["model_name"] == "PasswordModel":
+            assert model["state"].get("value", "") == ""
+
+
+def test_every_notebook_is_built_by_build_py() -> None:
+    assert [path.name for path in SAVED] == sorted(load_build().NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", SAVED, ids=lambda path: path.name)
+def test_saved_notebook_is_what_build_py_writes_and_fully_executed(path: Path) -> None:
+    build = load_build()
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    expected = build.make(path.name, build.NOTEBOOKS[path.name])
+    assert [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]] == [
+        (c.cell_type, c.source) for c in expected.cells
+    ], "edit notebooks/build.py, then run it: the saved notebook differs from its source"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code_cells), "saved without running every cell"
+    errors = [o for c in code_cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert errors == []
+
+
+@pytest.mark.parametrize("path", SAVED, ids=lambda path: path.name)
+def test_saved_notebook_holds_no_secret(path: Path, canary: str) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert_no_secret(nb, canary)
+
+
+def test_form_notebooks_save_widget_state_so_viewers_can_draw_the_form() -> None:
+    for name in ("01-create-a-source.ipynb", "app.ipynb"):
+        nb = json.loads((NOTEBOOKS_DIR / name).read_text(encoding="utf-8"))
+        names = {model["model_name"] for model in widget_models(nb)}
+        assert {"PasswordModel", "TextModel", "ButtonModel"} <= names
+
+
+PASTE_CELLS = [
+    # The user pastes a wrong key, then the right one, into the form and presses Go LIVE
+    # (the key comes from the environment so that it is not in the notebook's code either).
+    """
+import logging, sys
+logging.basicConfig(stream=sys.stdout, level=logging.DEBUG, format="%(name)s %(message)s")
+form = cmnb.DataSourceForm()
+form
+""",
+    """
+import os
+form.key_input.value = os.environ["PASTED_KEY"] + "-wrong"
+form.go_live_button.click()
+print(form.status.value)
+""",
+    """
+form.key_input.value = os.environ["PASTED_KEY"]
+form.go_live_button.click()
+print(form.status.value)
+print(repr(form.client), repr(form.client.data_sources))
+""",
+    """
+form.name_input.value = "Created with a pasted key"
+form.create_button.click()
+print(form.status.value)
+form.table.df
+""",
+    "form",
+]
+
+
+def test_a_key_pasted_into_the_form_is_used_but_never_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: str
+) -> None:
+    """Run app.ipynb's form in a real kernel with no key configured, paste the canary key, use
+    it, and save the executed notebook with its widget state: the key is nowhere in it."""
+    with cmnb.Sandbox(canary, seed=5) as account:
+        # Go LIVE builds a client from the pasted key and the configured base URL: point that
+        # URL at a sandbox that accepts only the canary key, so "LIVE" stays on this machine.
+        monkeypatch.setenv("CHARTMOGUL_BASE_URL", account.url)
+        monkeypatch.delenv("CHARTMOGUL_API_KEY", raising=False)
+        monkeypatch.setenv("PASTED_KEY", canary)
+        nb = nbformat.read(NOTEBOOKS_DIR / "app.ipynb", as_version=4)
+        nb.cells = [c for c in nb.cells if c.cell_type == "code"][:1]  # `import cmnb` …
+        nb.cells += [nbformat.v4.new_code_cell(source.strip()) for source in PASTE_CELLS]
+        NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=60,
+            resources={"metadata": {"path": str(tmp_path)}},
+            store_widget_state=True,
+        ).execute()
+        received = account.requests
+        names = [source["name"] for source in account.sources()]
+    saved = tmp_path / "executed.ipynb"
+    nbformat.write(nb, saved)
+
+    outputs = exposed(json.loads(saved.read_text(encoding="utf-8")))
+    assert "The API key was not accepted" in outputs  # the wrong key was refused …
+    assert "Now LIVE" in outputs  # … the right one accepted …
+    assert names == ["Created with a pasted key"]  # … and used for the create
+    assert [(r.method, r.path, r.status) for r in received] == [
+        ("GET", "/v1/ping", 401),
+        ("GET", "/v1/ping", 200),
+        ("POST", "/v1/data_sources", 201),
+    ]
+    assert "cmnb " in outputs  # the DEBUG log lines were captured and scanned too
+    assert_no_secret(json.loads(saved.read_text(encoding="utf-8")), canary)
+    assert canary not in saved.read_text(encoding="utf-8")  # nor anywhere else in the file
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        {"outputs": [{"output_type": "stream", "name": "stdout", "text": "key=SECRET"}]},
+        {"widget": {"model_name": "TextModel", "state": {"value": "SECRET"}}},
+        {"widget": {"model_name": "PasswordModel", "state": {"value": "anything typed"}}},
+        {"outputs": [{"output_type": "stream", "name": "stdout", "text": "Basic c2J4X2FiYzo="}]},
+    ],
+)
+def test_the_scan_finds_a_key_wherever_it_is(leak: dict[str, Any]) -> None:
+    nb: dict[str, Any] = {
+        "cells": [{"cell_type": "code", "outputs": leak.get("outputs", [])}],
+        "metadata": {},
+    }
+    if "widget" in leak:
+        nb["metadata"]["widgets"] = {WIDGET_STATE: {"state": {"id1": leak["widget"]}}}
+    with pytest.raises(AssertionError):
+        assert_no_secret(nb, "SECRET")
