@@ -5,6 +5,7 @@ become ``failed`` outcomes and nothing is sent for them), then, in ``ensure`` mo
 account up with **one** ``list()`` call and creates only the missing names on a small thread
 pool. Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s);
 bulk adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
+Creates whose answer was lost for good are looked for with one more ``list()`` at the end.
 
 Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) and ``skipped``
 (never sent because the run was interrupted). Ctrl-C raises :class:`BulkInterrupted`, a
@@ -174,7 +175,7 @@ def create_many(
     ``concurrency`` is clamped to 1..20 threads. ``progress`` is ``progress(done, total,
     outcome)`` called on the calling thread after each outcome, ``"auto"`` (a widget in a
     notebook, a text bar on a terminal) or ``None``. API and network errors never raise: they
-    become ``failed`` outcomes. Raises :class:`InputError` for a bad ``mode``/``names`` argument
+    become ``failed`` outcomes. Raises :class:`InputError` for a bad argument (nothing sent)
     and :class:`BulkInterrupted` (a ``KeyboardInterrupt``) on Ctrl-C.
     """
     if mode not in ("ensure", "create"):
@@ -187,7 +188,15 @@ def create_many(
             f"{type(names).__name__}.",
             field="names",
         )
-    bar = auto_progress() if progress == "auto" else progress
+    bar: ProgressCallback | None
+    if progress == "auto":
+        bar = auto_progress()
+    elif progress is None or callable(progress):
+        bar = progress
+    else:
+        raise InputError(
+            f"progress must be a callable, 'auto' or None, not {progress!r}.", field="progress"
+        )
     run = _Run(data_sources, list(names), mode, max(1, min(MAX_CONCURRENCY, concurrency)), bar)
     return run.execute()
 

@@ -91,11 +91,16 @@ class TextProgress(ProgressBar):
 
 
 class WidgetProgress(ProgressBar):
-    """An ``ipywidgets.IntProgress`` and a label, displayed in the notebook when the run starts."""
+    """An ``ipywidgets.IntProgress`` and a label in ``.box``, displayed when the run starts.
 
-    def __init__(self) -> None:
+    ``show=False`` leaves displaying to the caller (a form that puts ``.box`` in its layout).
+    """
+
+    def __init__(self, *, show: bool = True) -> None:
         super().__init__()
         import ipywidgets
+
+        self.show = show
 
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1, description="create_many")
         self.text = ipywidgets.Label(value="")
@@ -105,7 +110,9 @@ class WidgetProgress(ProgressBar):
         from IPython.display import display
 
         self.bar.max = max(total, 1)
-        display(self.box)  # type: ignore[no-untyped-call]
+        self.bar.value, self.bar.bar_style = 0, ""
+        if self.show:
+            display(self.box)  # type: ignore[no-untyped-call]
         super().start(total)
 
     def draw(self, final: BulkResult | None = None) -> None:

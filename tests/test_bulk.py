@@ -7,10 +7,13 @@ at the end run against the real client and sandbox.
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -176,6 +179,8 @@ def test_all_invalid_sends_no_request_at_all() -> None:
         ({"names": ["a"], "mode": "upsert"}, "mode"),
         ({"names": ["a"], "concurrency": 2.5}, "concurrency"),
         ({"names": ["a"], "concurrency": True}, "concurrency"),
+        ({"names": ["a"], "progress": "fancy"}, "progress"),
+        ({"names": ["a"], "progress": 1}, "progress"),
     ],
 )
 def test_bad_arguments_raise_input_error_before_sending(kwargs: dict[str, Any], field: str) -> None:
@@ -399,6 +404,19 @@ def test_auto_progress_is_silent_when_not_on_a_terminal_nor_in_a_notebook() -> N
     assert create_many(FakeDataSources(), ["A"], progress="auto").ok
 
 
+def test_auto_progress_picks_the_widget_in_a_notebook_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("ipywidgets")
+    ipython = pytest.importorskip("IPython")
+
+    class ZMQInteractiveShell:  # what get_ipython() returns inside Jupyter
+        pass
+
+    monkeypatch.setattr(ipython, "get_ipython", lambda: ZMQInteractiveShell())
+    assert isinstance(auto_progress(io.StringIO()), WidgetProgress)
+
+
 def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ipywidgets")
     shown: list[Any] = []
@@ -410,6 +428,11 @@ def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPat
     assert shown == [bar.box]
     assert bar.bar.value == 2 and bar.bar.max == 2 and bar.bar.bar_style == "success"
     assert bar.text.value == "2 names: 2 created, 0 failed"
+
+    embedded = WidgetProgress(show=False)  # a form puts embedded.box in its own layout
+    create_many(FakeDataSources(), ["A", "", "C"], progress=embedded)
+    assert shown == [bar.box]
+    assert embedded.bar.value == 3 and embedded.bar.bar_style == "warning"
 
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
@@ -436,6 +459,32 @@ def test_ctrl_c_stops_promptly_and_the_partial_result_reports_every_name() -> No
     assert len(partial.skipped) == 40 - len(created)
     assert not {o.name for o in partial.skipped} & set(fake.create_calls)  # skipped = never sent
     assert "interrupted" in str(caught.value) and "skipped" in str(caught.value)
+
+
+def test_a_real_sigint_mid_run_raises_bulk_interrupted_with_the_record() -> None:
+    # A genuine Ctrl-C: SIGINT to this process once the run is under way.
+    under_way = threading.Event()
+
+    def slow_create(name: str) -> None:
+        if name == "n005":
+            under_way.set()
+        time.sleep(0.02)
+
+    def interrupt() -> None:
+        if under_way.wait(timeout=10):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    fake = FakeDataSources(on_create=slow_create)
+    names = [f"n{i:03d}" for i in range(400)]  # about 2 s of work: the signal lands mid-run
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, names, concurrency=4)
+
+    partial = caught.value.partial_result
+    assert [o.name for o in partial] == names
+    assert {o.name: o.source for o in partial.created} == fake.store
+    assert fake.in_flight == 0 and partial.counts["skipped"] > 0
+    assert partial.counts["created"] + partial.counts["skipped"] == 400
 
 
 def test_ctrl_c_during_the_lookup_skips_every_name_and_creates_nothing() -> None:
@@ -564,7 +613,7 @@ def test_two_concurrent_runs_of_the_same_names_under_faults_create_each_name_onc
         sb.faults.add("create", reset=True, after_commit=True, times=3, skip=20)
         sb.faults.add("create", status=429, times=3, skip=5)
         sb.faults.add("create", status=503, times=2, skip=30)
-        clients = [sb.client(_sleep=lambda s: None) for _ in range(2)]
+        clients = [sb.client(rate_limit_per_s=None, _sleep=lambda s: None) for _ in range(2)]
         start = threading.Barrier(2)
         results: list[BulkResult] = []
 
@@ -659,7 +708,10 @@ def test_sandbox_ctrl_c_keeps_every_created_source_in_the_record(canary: str) ->
 
 def test_the_api_key_never_shows_in_a_result(canary: str) -> None:
     pytest.importorskip("pandas")
-    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client(_sleep=lambda s: None) as client:
+    with (
+        Sandbox(canary, rate_limit_per_s=None) as sb,
+        sb.client(rate_limit_per_s=None, _sleep=lambda s: None) as client,
+    ):
         sb.faults.add("create", status=500, times=None)
         sb.add_source("Taken")
         result = client.data_sources.create_many(["Taken", "Broken", ""], mode="create")
