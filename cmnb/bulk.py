@@ -39,13 +39,7 @@ from .validation import name_problem
 if TYPE_CHECKING:
     import pandas
 
-__all__ = [
-    "BulkInterrupted",
-    "BulkOutcome",
-    "BulkResult",
-    "ProgressCallback",
-    "create_many",
-]
+__all__ = ["BulkInterrupted", "BulkOutcome", "BulkResult", "ProgressCallback", "create_many"]
 
 Outcome = Literal["created", "existing", "failed", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("created", "existing", "failed", "skipped")
@@ -256,8 +250,11 @@ class _Run:
 
     def finish(self, *, interrupted: bool) -> BulkResult:
         result = BulkResult([o for o in self.outcomes if o], interrupted=interrupted)
-        if self.bar is not None:
-            self.bar.finish(result)
+        try:
+            if self.bar is not None:
+                self.bar.finish(result)
+        except Exception:  # drawing the bar must not cost the result
+            _log.warning("progress bar failed to draw the end of the run", exc_info=True)
         return result
 
     def validate(self) -> list[int]:

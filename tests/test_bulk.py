@@ -744,5 +744,10 @@ def test_benchmark_smoke_run_prints_figures_that_parse() -> None:
     for r in rows:
         assert (r["created"], r["failed"], r["dupes"]) == ("12", "0", "0")
         assert float(r["rate"]) > 0
-    ratio = re.search(r"^ratio \(create_many / SDK loop\): (\d+\.\d+)x$", done.stdout, re.M)
-    assert ratio is not None and float(ratio.group(1)) > 0
+    goals = dict(
+        re.findall(
+            r"^ratio (\S+) (\d+\.\d+)x \(goal >= \d\.\d\dx: (?:met|MISSED)\)$", done.stdout, re.M
+        )
+    )
+    assert set(goals) == {"bulk.share_of_limit", "bulk.create_many_over_sdk"}
+    assert all(float(value) > 0 for value in goals.values())
