@@ -140,6 +140,26 @@ class DataSources:
         :class:`InputError` for a bad ``name``/``system`` (nothing sent), :class:`APIError`
         or :class:`TransportError`.
         """
+        items = self._list_json(
+            name=name,
+            system=system,
+            with_processing_status=with_processing_status,
+            with_auto_churn_subscription_setting=with_auto_churn_subscription_setting,
+            with_invoice_handling_setting=with_invoice_handling_setting,
+        )
+        return [DataSource.from_dict(item) for item in items]
+
+    def _list_json(
+        self,
+        *,
+        name: str | None = None,
+        system: str | None = None,
+        with_processing_status: bool = False,
+        with_auto_churn_subscription_setting: bool = False,
+        with_invoice_handling_setting: bool = False,
+    ) -> builtins.list[dict[str, Any]]:
+        # list() without the parsing: DataSourceTable.from_api builds its frame from these
+        # dicts in one vectorised pass instead of parsing 10,000 timestamps one by one.
         params: dict[str, str] = {}
         if name is not None:
             params["name"] = check_name(name)
@@ -164,7 +184,7 @@ class DataSources:
                 body=reply.body.decode("utf-8", "replace")[:2000],
                 hint="The server's answer is not the JSON the API sends",
             )
-        return [DataSource.from_dict(item) for item in items if isinstance(item, Mapping)]
+        return [item for item in items if isinstance(item, dict)]
 
     def retrieve(
         self,
