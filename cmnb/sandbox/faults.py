@@ -11,15 +11,20 @@ and then the answer is lost), and what happens:
 - ``delay_s=``: the answer is held back that long (e.g. beyond the client's timeout).
 
 ``times`` is how many matching requests it fires on (``None``: every one), ``skip`` how many
-matching requests pass untouched first. ``fault.fired`` counts what really happened.
-The same faults can be written as text for the CLI: ``"create:500:after_commit:x2"``,
-``"create:reset"``, ``"any:429:retry_after=2"``, ``"list:delay=10"``, ``"create:502:skip=1"``.
+matching requests pass untouched first, ``probability`` the chance it fires on a matching
+request (drawn from a generator seeded with ``seed``, so a sequential run is reproducible;
+requests it lets pass do not count against ``times``). ``fault.fired`` counts what really
+happened. The same faults can be written as text for the CLI: ``"create:500:after_commit:x2"``,
+``"create:reset"``, ``"any:429:retry_after=2"``, ``"list:delay=10"``, ``"create:502:skip=1"``,
+``"any:500:always:p=0.1:seed=7"``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http
 import json
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -45,8 +50,14 @@ class Fault:
     times: int | None = 1
     skip: int = 0
     fired: int = 0
+    probability: float = 1.0
+    seed: int | None = None
+    _rng: random.Random = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.probability <= 1.0:
+            raise ValueError(f"probability must be in (0, 1], not {self.probability}")
+        self._rng = random.Random(self.seed)
         if self.endpoint not in ENDPOINTS:
             raise ValueError(
                 f"unknown endpoint {self.endpoint!r}; use one of {', '.join(ENDPOINTS)}"
@@ -63,6 +74,10 @@ class Fault:
             raise ValueError("times must be at least 1 (or None for every request)")
         if self.skip < 0 or self.delay_s < 0:
             raise ValueError("skip and delay_s cannot be negative")
+
+    def strikes(self) -> bool:
+        """Draw whether it fires on this matching request (always True at probability 1)."""
+        return self.probability >= 1.0 or self._rng.random() < self.probability
 
     @property
     def exhausted(self) -> bool:
@@ -85,6 +100,10 @@ class Fault:
         if self.skip:
             parts.append(f"skip={self.skip}")
         parts.append("always" if self.times is None else f"x{self.times}")
+        if self.probability < 1.0:
+            parts.append(f"p={self.probability:g}")
+        if self.seed is not None:
+            parts.append(f"seed={self.seed}")
         return ":".join(parts)
 
     def response(self) -> tuple[int, bytes, str, dict[str, str]]:
@@ -149,6 +168,8 @@ class Faults:
         body: str | None = None,
         times: int | None = 1,
         skip: int = 0,
+        probability: float = 1.0,
+        seed: int | None = None,
     ) -> Fault:
         """Script a fault (see the module docstring) and return it; ``endpoint`` may also be a
         :class:`Fault` or a text spec like ``"create:500:after_commit:x2"``.
@@ -161,7 +182,17 @@ class Faults:
             fault = parse_fault(endpoint)
         else:
             fault = Fault(
-                endpoint, status, after_commit, reset, delay_s, retry_after, body, times, skip
+                endpoint,
+                status,
+                after_commit,
+                reset,
+                delay_s,
+                retry_after,
+                body,
+                times,
+                skip,
+                probability=probability,
+                seed=seed,
             )
         with self._lock:
             self._faults.append(fault)
@@ -182,6 +213,8 @@ class Faults:
                 passed = self._passed.get(id(fault), 0)
                 if passed < fault.skip:
                     self._passed[id(fault)] = passed + 1
+                    continue
+                if not fault.strikes():
                     continue
                 fault.fired += 1
                 return fault
@@ -219,6 +252,8 @@ _TOKENS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^delay={_NUMBER}$"), "delay_s"),
     (re.compile(rf"^retry_after={_NUMBER}$"), "retry_after"),
     (re.compile(r"^skip=(\d+)$"), "skip"),
+    (re.compile(rf"^p={_NUMBER}$"), "probability"),
+    (re.compile(r"^seed=(\d+)$"), "seed"),
 ]
 
 
@@ -226,7 +261,8 @@ def parse_fault(spec: str) -> Fault:
     """Read a text fault like ``create:500:after_commit:x2``; raises ``ValueError`` if unclear.
 
     Grammar: ``ENDPOINT`` then any of ``NNN`` (status), ``reset``, ``after_commit``,
-    ``before_commit``, ``xN`` (times), ``always``, ``delay=S``, ``retry_after=S``, ``skip=N``.
+    ``before_commit``, ``xN`` (times), ``always``, ``delay=S``, ``retry_after=S``, ``skip=N``,
+    ``p=P`` (probability), ``seed=N``.
     """
     endpoint, *tokens = [part.strip() for part in spec.strip().split(":")]
     values: dict[str, object] = {}
@@ -243,7 +279,7 @@ def parse_fault(spec: str) -> Fault:
                 match = pattern.match(lowered)
                 if match:
                     number = match.group(1)
-                    is_int = field in ("status", "times", "skip")
+                    is_int = field in ("status", "times", "skip", "seed")
                     values[field] = int(number) if is_int else float(number)
                     break
             else:
