@@ -1,0 +1,234 @@
+"""The form in a real browser: Voilà serving ``notebooks/app.ipynb``, and JupyterLab running
+``notebooks/01-create-a-source.ipynb``, both driven by Debian's Chromium through Playwright.
+
+Skipped, with the reason shown, when Chromium, Playwright, Voilà or JupyterLab is missing
+(``make test`` installs Chromium first when run as root). Never runs ``playwright install``.
+Servers listen on 127.0.0.1 only, with a HOME and runtime dir of their own under the test's
+tmp dir, and serve copies of the notebooks, so the saved outputs in the repo are never touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cmnb
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+BIN = Path(sys.executable).parent
+SERVER_START_S = 30.0
+UI_TIMEOUT_MS = 30_000
+
+
+def missing_tools() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (make test installs Debian's chromium when run as root)"
+    for module in ("playwright", "voila", "jupyterlab"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[browser]')"
+    return None
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    reason = missing_tools()
+    if reason:
+        pytest.skip(f"browser test skipped: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """No developer config, key or proxy: a HOME and Jupyter dirs of the test's own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHARTMOGUL_", "JUPYTER"))}
+    env.update(
+        HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    return env
+
+
+@contextmanager
+def serve(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Iterator[int]:
+    """Start a Jupyter server on a free loopback port; yield the port; stop it."""
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*command, f"--port={port}"], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{command[0]} exited early:\n{log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{command[0]} did not listen within {SERVER_START_S} s")
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_voila_app_creates_a_source_and_shows_inline_errors(
+    browser: Any, tmp_path: Path, canary: str
+) -> None:
+    from playwright.sync_api import expect
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "app.ipynb", site)
+    env = isolated_env(tmp_path)
+    # app.ipynb calls cmnb.connect(). Configure a key and a base URL that point at a sandbox of
+    # this test's own: the page then works exactly as with an account, and the test can seed a
+    # source that the form's table does not know (a duplicate only the server can refuse) and
+    # check what reached the "server".
+    with cmnb.Sandbox(canary, seed=7, sources=[{"name": "Billing EU"}]) as account:
+        env.update(CHARTMOGUL_API_KEY=canary, CHARTMOGUL_BASE_URL=account.url)
+        voila = [str(BIN / "voila"), "app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1"]
+        with serve(voila, cwd=site, env=env, log=tmp_path / "voila.log") as port:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+
+            name = page.get_by_label("Source name")
+            create = page.get_by_role("button", name="Create", exact=True)
+            expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
+            expect(create).to_be_disabled()  # nothing typed yet
+            expect(page.get_by_text("The name is empty.")).to_be_visible()
+
+            # 1. Create: the status line and a row in the table.
+            name.fill("In-house billing")
+            expect(create).to_be_enabled()
+            create.click()
+            expect(page.get_by_text("✔ Created “In-house billing” — ds_")).to_be_visible()
+            row = page.locator("table tbody tr").filter(has_text="In-house billing")
+            expect(row).to_have_count(1)
+            expect(name).to_have_value("")  # cleared for the next name
+
+            # 2. A duplicate the form knows (it is in its table): refused before sending.
+            name.fill("In-house billing")
+            expect(page.get_by_text("“In-house billing” is already in this table.")).to_be_visible()
+            expect(create).to_be_disabled()
+
+            # 3. A duplicate only the server knows: its refusal, inline, with the existing uuid.
+            name.fill("Billing EU")
+            create.click()
+            refusal = page.get_by_text("✖ A data source named “Billing EU” already exists (ds_")
+            expect(refusal).to_be_visible()
+            expect(refusal).to_contain_text("Tick “If it exists, reuse it” to use it.")
+
+            # 4. A blank name: the hint says why and the button stays disabled.
+            name.fill("   ")
+            expect(page.get_by_text("The name is blank (only whitespace).")).to_be_visible()
+            expect(create).to_be_disabled()
+
+            page.screenshot(path=str(tmp_path / "voila-form.png"), full_page=True)
+            html = page.content()
+        posts = [(r.path, r.body, r.status) for r in account.requests if r.method == "POST"]
+        names = [source["name"] for source in account.sources()]
+
+    assert posts == [
+        ("/v1/data_sources", {"name": "In-house billing"}, 201),
+        ("/v1/data_sources", {"name": "Billing EU"}, 422),
+    ]  # the blank name and the known duplicate were never sent
+    assert names == ["Billing EU", "In-house billing"]
+    assert canary not in html
+    assert (tmp_path / "voila-form.png").stat().st_size > 10_000
+
+
+def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
+    browser: Any, tmp_path: Path
+) -> None:
+    import nbformat
+    from playwright.sync_api import expect
+
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    # A copy without outputs or saved widget state: whatever the page shows, the kernel made.
+    nb = nbformat.read(NOTEBOOKS_DIR / "01-create-a-source.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, root / "01-create-a-source.ipynb")
+
+    lab = [
+        str(BIN / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+    ]
+    with serve(lab, cwd=root, env=isolated_env(tmp_path), log=tmp_path / "lab.log") as port:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/01-create-a-source.ipynb", timeout=60_000)
+        kernel_state = page.locator("#jp-main-statusbar")
+        # The status bar reads "Python 3 (ipykernel) | Idle" once the kernel is connected.
+        expect(kernel_state).to_contain_text("Python 3 (ipykernel) | Idle", timeout=60_000)
+
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        expect(page.get_by_label("Source name")).to_be_visible()
+        expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
+        # The notebook clicks Create from code: the rendered form shows the kernel's answer.
+        expect(page.get_by_text("✔ Created “Billing EU” — ds_")).to_be_visible()
+        expect(kernel_state).to_contain_text("| Idle")
+
+        # The rendered form is live: typing is validated by the kernel.
+        page.get_by_label("Source name").fill("   ")
+        expect(page.get_by_text("The name is blank (only whitespace).")).to_be_visible()
+        expect(page.get_by_role("button", name="Create", exact=True)).to_be_disabled()
+        page.screenshot(path=str(tmp_path / "jupyterlab-form.png"), full_page=True)
+    assert (tmp_path / "jupyterlab-form.png").stat().st_size > 10_000
