@@ -1,0 +1,212 @@
+"""What every ``cmnb`` command shares: where output goes, the exit codes, and the client.
+
+stdout carries results only; everything else (notices, errors, the progress bar, prompts) goes
+to stderr, one line per message. The key comes from the environment or ``./.env``, never from
+the command line, and nothing here ever prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import unicodedata
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    CmnbError,
+    ConfigError,
+    DuplicateNameError,
+    ForbiddenError,
+    InputError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UnprocessableError,
+)
+from .secret import Secret
+from .settings import API_KEY_ENV, BASE_URL_ENV, read_dotenv, resolve_api_key
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .sandbox import Sandbox
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_FOUND",
+    "EXIT_OK",
+    "EXIT_SERVER",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "Context",
+    "UsageError",
+    "exit_code_for",
+    "one_line",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # declined at a prompt, or an unexpected error (a bug: please report it)
+EXIT_USAGE = 2  # bad arguments (argparse uses 2 as well)
+EXIT_INPUT = 3  # input or configuration refused: nothing was sent, or the server said 400/422
+EXIT_AUTH = 4  # 401 / 403
+EXIT_NOT_FOUND = 5  # 404, or the name is already taken
+EXIT_UNAVAILABLE = 6  # 429 or no answer in time (TransportError): try again later
+EXIT_SERVER = 7  # 5xx, or an answer that is not the API's JSON
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+#: The CLI's way to reuse an existing source, in :func:`cmnb.messages.describe_error` texts.
+REUSE_OPTION = "Pass --ensure"
+
+_NO_KEY_NOTICE = (
+    "no API key configured — using the embedded sandbox (nothing leaves this machine; it "
+    "starts empty and is gone when this command ends: for one that keeps its sources, run "
+    "`cmnb sandbox --path FILE` and pass --base-url)."
+)
+_FORCED_NOTICE = (
+    "--sandbox — using the embedded sandbox (nothing leaves this machine; it starts empty and "
+    "is gone when this command ends)."
+)
+
+
+class UsageError(CmnbError):
+    """The arguments do not make sense together (exit code 2)."""
+
+
+def exit_code_for(error: BaseException | None) -> int:
+    """The documented exit code for an error (see the table in the README)."""
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    if isinstance(error, (AuthenticationError, ForbiddenError)):
+        return EXIT_AUTH
+    if isinstance(error, (NotFoundError, DuplicateNameError)):
+        return EXIT_NOT_FOUND
+    if isinstance(error, (InputError, ConfigError, BadRequestError, UnprocessableError)):
+        return EXIT_INPUT
+    if isinstance(error, (RateLimitError, TransportError)):
+        return EXIT_UNAVAILABLE
+    if isinstance(error, ServerError):
+        return EXIT_SERVER
+    if isinstance(error, APIError):  # another 4xx is a refusal of what we sent; anything else
+        return EXIT_INPUT if 400 <= error.status < 500 else EXIT_SERVER  # is the server's doing
+    return EXIT_FAILED
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so it stays one line."""
+    return "".join(
+        repr(char)[1:-1] if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") else char
+        for char in text
+    )
+
+
+def isatty(stream: Any) -> bool:
+    """True if ``stream`` is an interactive terminal (False for anything without ``isatty``)."""
+    check = getattr(stream, "isatty", None)
+    return bool(callable(check) and check())
+
+
+class Context:
+    """One command run: its arguments, its streams and (on first use) its client.
+
+    The streams are looked up when the context is made, so tests that swap ``sys.stdout``
+    see everything. :meth:`close` releases the client and stops an embedded sandbox.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.out: TextIO = sys.stdout
+        self.err: TextIO = sys.stderr
+        self._client: Client | None = None
+        self._sandbox: Sandbox | None = None
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """A global option, given before or after the command (absent ones are ``default``)."""
+        return getattr(self.args, name, default)
+
+    def emit(self, line: str) -> None:
+        """One line of output (stdout)."""
+        print(line, file=self.out)
+
+    def say(self, message: str) -> None:
+        """One line of news or error on stderr, prefixed ``cmnb: ``."""
+        print(f"cmnb: {one_line(message)}", file=self.err, flush=True)
+
+    def client(self) -> Client:
+        """The client for this run (made on first use; see :meth:`_connect`)."""
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _client_options(self) -> dict[str, Any]:
+        seconds = self.option("timeout")
+        if seconds is None:
+            return {}
+        return {"deadline_s": seconds, "timeout": (min(5.0, seconds), min(30.0, seconds))}
+
+    def api_key(self) -> Secret | None:
+        """The key from ``--api-key-env NAME`` or else CHARTMOGUL_API_KEY / ``./.env``.
+
+        Raises :class:`ConfigError` when ``--api-key-env`` names a variable that is not set.
+        """
+        name = self.option("api_key_env")
+        if name is None:
+            return resolve_api_key(None)
+        value = (os.environ.get(name, "").strip() or read_dotenv().get(name, "")).strip()
+        if not value:
+            raise ConfigError(f"--api-key-env {name}: no such environment variable (or empty).")
+        return Secret(value)
+
+    def base_url(self) -> str | None:
+        """``--base-url``, else CHARTMOGUL_BASE_URL (environment or ``./.env``), else ``None``."""
+        given = self.option("base_url")
+        if given is not None:
+            return str(given)
+        found = os.environ.get(BASE_URL_ENV, "").strip() or read_dotenv().get(BASE_URL_ENV, "")
+        return found.strip() or None
+
+    def _connect(self) -> Client:
+        """``--sandbox`` or no key → a fresh embedded sandbox (said on stderr); else the key's
+        client. A base URL with no key is refused: it would silently go to the sandbox."""
+        from .client import Client
+
+        options = self._client_options()
+        if self.option("sandbox", False):
+            if self.option("base_url") is not None:
+                raise UsageError("--sandbox and --base-url cannot be used together.")
+            return self._embedded(_FORCED_NOTICE, options)
+        key = self.api_key()
+        if key is None:
+            url = self.base_url()
+            if url is not None:
+                raise ConfigError(
+                    f"A base URL is set ({url}) but no API key: set {API_KEY_ENV} (for "
+                    "`cmnb sandbox`, the key it printed), or drop the base URL to use the "
+                    "embedded sandbox."
+                )
+            return self._embedded(_NO_KEY_NOTICE, options)
+        return Client(key, base_url=self.option("base_url"), **options)
+
+    def _embedded(self, notice: str, options: dict[str, Any]) -> Client:
+        # A sandbox per run rather than connect()'s process-wide one: every `cmnb` command is
+        # its own process anyway, and main() called twice from Python must not share state.
+        from .sandbox import Sandbox
+
+        self._sandbox = Sandbox().start()
+        self.say(notice)
+        return self._sandbox.client(**options)
+
+    def close(self) -> None:
+        """Close the client and stop the embedded sandbox, if any."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._sandbox is not None:
+            self._sandbox.stop()
+            self._sandbox = None

@@ -1,0 +1,258 @@
+"""The data source commands: ``cmnb create``, ``list``, ``get`` and ``delete``.
+
+Each ``run_*`` takes the :class:`~cmnb.cli_context.Context` and returns an exit code; errors
+they do not handle themselves propagate to :func:`cmnb.cli.main`, which maps them to codes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .bulk import BulkInterrupted, BulkOutcome, BulkResult
+from .cli_context import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    REUSE_OPTION,
+    Context,
+    UsageError,
+    exit_code_for,
+    isatty,
+    one_line,
+)
+from .errors import InputError
+from .messages import describe_error
+from .progress import TextProgress
+from .validation import check_uuid, name_problem
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .models import DataSource
+
+__all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
+
+PROGRESS_MIN_NAMES = 5  # a bar for a handful of names only flickers
+CSV_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the same as DataSourceTable.to_csv
+
+
+def _flags(ctx: Context) -> dict[str, bool]:
+    args = ctx.args
+    return {
+        "with_processing_status": args.with_processing_status,
+        "with_auto_churn_subscription_setting": args.with_auto_churn_subscription_setting,
+        "with_invoice_handling_setting": args.with_invoice_handling_setting,
+    }
+
+
+# -- create ---------------------------------------------------------------------------------
+
+
+def read_names(path: str, column: str) -> list[str]:
+    """The cells of ``column`` in the CSV file ``path`` (``-``: stdin), blank cells included.
+
+    Raises :class:`InputError` when the file cannot be read or has no such column.
+    """
+    try:
+        handle = sys.stdin if path == "-" else open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.", field="from_csv") from None
+    try:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames
+        if not columns:
+            raise InputError(f"{path} is empty (no header line).", field="from_csv")
+        if column not in columns:
+            known = ", ".join(repr(c) for c in columns)
+            raise InputError(
+                f"{path} has no column {column!r}; its columns are {known} (choose with --column).",
+                field="column",
+            )
+        return [row.get(column) or "" for row in reader]
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text.", field="from_csv") from None
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a readable CSV file: {exc}.", field="from_csv") from None
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def run_create(ctx: Context) -> int:
+    """``cmnb create``: one ``created``/``existing``/``failed``/``skipped`` line per name."""
+    args = ctx.args
+    names: list[str] = list(args.names)
+    if args.column is not None and args.from_csv is None:
+        raise UsageError("--column needs --from-csv FILE.")
+    if args.from_csv is not None:
+        names += read_names(args.from_csv, args.column or "name")
+    if not names:
+        raise UsageError("Nothing to create: give one or more NAMEs or --from-csv FILE.")
+    client = ctx.client()
+    if args.dry_run:
+        return _dry_run(ctx, client, names, ensure=args.ensure)
+    many = len(names) > PROGRESS_MIN_NAMES and isatty(ctx.err)
+    try:
+        result = client.data_sources.create_many(
+            names,
+            mode="ensure" if args.ensure else "create",
+            concurrency=args.concurrency,
+            progress=TextProgress(ctx.err) if many else None,
+        )
+    except BulkInterrupted as stop:
+        _report(ctx, stop.partial_result)
+        ctx.say("interrupted: the names marked skipped were not sent.")
+        return EXIT_INTERRUPTED
+    _report(ctx, result)
+    first_failure = next((o for o in result if o.outcome == "failed"), None)
+    if first_failure is None:
+        return EXIT_OK
+    return exit_code_for(first_failure.error) if first_failure.error else EXIT_FAILED
+
+
+def outcome_line(outcome: BulkOutcome) -> str:
+    """``created<TAB>ds_…<TAB>Name`` (``-`` when there is no uuid; an invalid name quoted)."""
+    uuid = outcome.source.uuid if outcome.source is not None else "-"
+    name = repr(outcome.name) if name_problem(outcome.name) else outcome.name  # e.g. blank
+    return f"{outcome.outcome}\t{uuid}\t{one_line(name)}"
+
+
+def _report(ctx: Context, result: BulkResult) -> None:
+    """Outcome lines to stdout; each distinct failure once to stderr; the summary line."""
+    told: set[int] = set()
+    same_again = 0
+    for outcome in result:
+        ctx.emit(outcome_line(outcome))
+        if outcome.outcome != "failed":
+            continue
+        if id(outcome.error) in told:  # one lookup failure fails every name with one error
+            same_again += 1
+            continue
+        told.add(id(outcome.error))
+        why = describe_error(outcome.error, reuse_option=REUSE_OPTION) if outcome.error else ""
+        ctx.say(f"failed {one_line(repr(outcome.name))}: {why}")
+    if same_again:
+        ctx.say(f"{same_again} more names failed with the same error.")
+    if len(result) > 1:
+        ctx.say(result.summary())
+
+
+def _dry_run(ctx: Context, client: Client, names: list[str], *, ensure: bool) -> int:
+    """Print the requests a real run would send, one JSON object a line; send nothing."""
+    code, seen, requests = EXIT_OK, set(), []
+    for index, name in enumerate(names):
+        problem = name_problem(name)
+        if problem:
+            ctx.say(f"would not send [{index}] {one_line(repr(name))}: {problem}")
+            code = EXIT_INPUT
+            continue
+        if name.strip() not in seen:
+            seen.add(name.strip())
+            requests.append(client.data_sources.create(name, dry_run=True))
+    lines: list[Mapping[str, Any]] = []
+    if ensure and requests:
+        # --ensure first lists the account once; the GET carries no body and no Content-Type.
+        headers = {k: v for k, v in requests[0].headers.items() if k != "Content-Type"}
+        lines.append({"method": "GET", "url": requests[0].url, "headers": headers, "json": None})
+    for request in requests:
+        lines.append(
+            {
+                "method": request.method,
+                "url": request.url,
+                "headers": dict(request.headers),
+                "json": dict(request.json) if request.json is not None else None,
+            }
+        )
+    for line in lines:
+        ctx.emit(json.dumps(line, ensure_ascii=False))
+    skip_note = "; a real run creates only the names the account lacks" if ensure else ""
+    ctx.say(f"dry run: nothing was sent ({len(lines)} requests shown{skip_note}).")
+    return code
+
+
+# -- list / get / delete ----------------------------------------------------------------------
+
+
+def run_list(ctx: Context) -> int:
+    """``cmnb list``: a table (newest first), CSV or JSON of the account's data sources."""
+    args = ctx.args
+    sources = ctx.client().data_sources.list(name=args.name, system=args.system, **_flags(ctx))
+    if args.format == "json":
+        ctx.emit(json.dumps([s.to_dict() for s in sources], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    from . import render  # pandas is loaded only for the formats that need it
+    from .table import DataSourceTable
+
+    frame = DataSourceTable(sources).to_frame()
+    if args.format == "csv":
+        ctx.out.write(frame.to_csv(index=False, date_format=CSV_DATE_FORMAT, lineterminator="\n"))
+        return EXIT_OK
+    if sources:
+        listing = render.sources_text(frame, max_rows=len(frame)).splitlines()[1:]
+        for row in listing:  # the first line of sources_text is its count note
+            ctx.emit(row.removeprefix("  "))
+    filtered = args.name is not None or args.system is not None
+    if not sources and filtered:
+        ctx.say("no data source matches.")
+    else:
+        ctx.say(render.count_note(len(sources), len(sources)))
+    if any(_flags(ctx).values()):
+        ctx.say("the table shows no block fields: use --format csv or --format json for them.")
+    return EXIT_OK
+
+
+def _flatten(prefix: str, data: Mapping[str, Any], out: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            _flatten(f"{prefix}{key}.", value, out)
+        else:
+            out[f"{prefix}{key}"] = value
+
+
+def run_get(ctx: Context) -> int:
+    """``cmnb get UUID``: one ``field: value`` line per field (or ``--format json``)."""
+    source = ctx.client().data_sources.retrieve(ctx.args.uuid, **_flags(ctx))
+    data = source.to_dict()
+    if ctx.args.format == "json":
+        ctx.emit(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    flat: dict[str, Any] = {}
+    _flatten("", data, flat)
+    for key, value in flat.items():
+        shown = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+        ctx.emit(f"{key}: {one_line(shown)}")
+    return EXIT_OK
+
+
+def _where(client: Client) -> str:
+    return f"the sandbox at {client.base_url}" if client.is_loopback else f"LIVE {client.base_url}"
+
+
+def _confirm(ctx: Context, client: Client, source: DataSource) -> bool:
+    ctx.err.write(
+        f"Delete data source {one_line(source.name)!r} ({source.uuid}) from {_where(client)}? "
+        "Everything imported into it goes too; this cannot be undone. [y/N] "
+    )
+    ctx.err.flush()
+    answer = sys.stdin.readline()  # "" at end of input: no
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run_delete(ctx: Context) -> int:
+    """``cmnb delete UUID``: asks first on a terminal; ``--yes`` is required otherwise."""
+    uuid = check_uuid(ctx.args.uuid)
+    if not ctx.args.yes and not isatty(sys.stdin):
+        raise UsageError("Not deleted: stdin is not a terminal to ask on; pass --yes to delete.")
+    client = ctx.client()
+    if not ctx.args.yes:
+        source = client.data_sources.retrieve(uuid)
+        if not _confirm(ctx, client, source):
+            ctx.say("not deleted.")
+            return EXIT_FAILED
+    client.data_sources.delete(uuid)
+    ctx.emit(f"deleted\t{uuid}")
+    return EXIT_OK
