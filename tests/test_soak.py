@@ -1,0 +1,105 @@
+"""Fault soak: 300 creates against a sandbox where about 30% of requests go wrong on purpose.
+
+Every kind of fault the client must survive is scripted with a seeded probability: 429 with
+and without ``Retry-After``, 500/502/504 before and after the store commits, connection resets
+before and after commit, and answers held back longer than the client's timeout (the create
+then commits after the client gave up). Half the names go through a sequential loop of
+``create``, half through ``create_many``. At the end every name must exist on the server
+exactly once, the table built from what the client returned must equal the server's list, and
+no exception may have escaped. Retry waits are shortened (``_sleep`` scaled down); the
+``Retry-After`` waits are short for real.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+import cmnb
+from cmnb.models import DataSource
+from cmnb.table import BASE_COLUMNS, DataSourceTable
+
+pytestmark = pytest.mark.slow
+
+N = 300
+TIMEOUT_S = 0.3
+SLOW_ANSWER_S = 0.5
+P = 0.035  # per fault kind; 10 kinds → 1 - 0.965**10 ≈ 30% of requests hit
+
+
+FAULTS: list[tuple[str, dict[str, object]]] = [
+    ("429, no Retry-After", {"endpoint": "any", "status": 429}),
+    ("429, Retry-After 0.05 s", {"endpoint": "any", "retry_after": 0.05}),
+    ("500 before commit", {"endpoint": "any", "status": 500}),
+    ("500 after commit", {"endpoint": "create", "status": 500, "after_commit": True}),
+    ("502 before commit", {"endpoint": "any", "status": 502}),
+    ("502 after commit", {"endpoint": "create", "status": 502, "after_commit": True}),
+    ("504 after commit", {"endpoint": "create", "status": 504, "after_commit": True}),
+    ("reset before commit", {"endpoint": "any", "reset": True}),
+    ("reset after commit", {"endpoint": "create", "reset": True, "after_commit": True}),
+    (f"answer after {SLOW_ANSWER_S} s (timeout {TIMEOUT_S} s)", {"delay_s": SLOW_ANSWER_S}),
+]
+
+
+@pytest.fixture
+def faulty() -> Iterator[cmnb.Sandbox]:
+    with cmnb.Sandbox(seed=8, rate_limit_per_s=None, max_connections=None) as sb:
+        for seed, (_, options) in enumerate(FAULTS):
+            sb.faults.add(**options, times=None, probability=P, seed=seed)  # type: ignore[arg-type]
+        yield sb
+
+
+def _server_frame(sb: cmnb.Sandbox) -> object:
+    table = DataSourceTable(DataSource.from_dict(source) for source in sb.sources())
+    return _canonical(table)
+
+
+def _canonical(table: DataSourceTable) -> object:
+    frame = table.to_frame()[list(BASE_COLUMNS)]
+    return frame.sort_values("uuid").reset_index(drop=True)
+
+
+def test_300_creates_survive_30_percent_faults(
+    faulty: cmnb.Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"Soak {i:03d} — ü ✓" for i in range(N)]
+    looped, bulk = names[: N // 2], names[N // 2 :]
+    started = time.monotonic()
+    with faulty.client(
+        timeout=TIMEOUT_S,
+        max_attempts=10,
+        deadline_s=30,
+        rate_limit_per_s=None,
+        _sleep=lambda s: time.sleep(s / 20),  # backoff in 1/20 of the time; same schedule
+    ) as client:
+        created = [client.data_sources.create(name) for name in looped]
+        result = client.data_sources.create_many(bulk, concurrency=8)
+        listed = DataSourceTable.from_api(client)  # the listing itself runs through the faults
+    elapsed = time.monotonic() - started
+
+    assert result.failed == [] and result.skipped == []
+    created += result.sources
+    assert [source.name for source in created] == names
+
+    on_server = Counter(source["name"] for source in faulty.sources())
+    assert on_server == Counter(names)  # every name exactly once, nothing else
+
+    ours = DataSourceTable(created)
+    assert len(ours) == N
+    server = _server_frame(faulty)
+    assert _canonical(ours).equals(server)
+    assert _canonical(listed).equals(server)
+
+    survived = {label: fault.fired for (label, _), fault in zip(FAULTS, faulty.faults, strict=True)}
+    requests_seen = len(faulty.requests)
+    with capsys.disabled():
+        print(f"\nsoak: {N} names, {requests_seen} requests in {elapsed:.1f} s; faults survived:")
+        for label, count in survived.items():
+            print(f"  {count:4d}  {label}")
+        print(f"  {sum(survived.values()):4d}  in total")
+    # The script really bit: every kind fired, about 30% of all requests in total.
+    assert all(count > 0 for count in survived.values()), survived
+    assert 0.2 < sum(survived.values()) / requests_seen < 0.4
