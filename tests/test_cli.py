@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -675,7 +676,8 @@ def test_api_key_env(
 def test_the_key_never_appears_in_any_output(
     cli: Callable[..., Run], sandbox: cmnb.Sandbox, argv: list[str]
 ) -> None:
-    sandbox.faults.add("any", status=500, times=None) if "--timeout" in argv else None
+    if "--timeout" in argv:  # an error path too
+        sandbox.faults.add("any", status=500, times=None)
     result = cli("--base-url", sandbox.url, *argv)  # cli() checks for the canary
     assert result.out or result.err
     assert sandbox.requests or "--dry-run" in argv  # the canary really was the key in use
@@ -978,6 +980,37 @@ def test_python_m_cmnb_sandbox_serves_until_ctrl_c() -> None:
     assert process.returncode == 0, err
     assert "cmnb sandbox stopped." in out
     assert "Traceback" not in err
+
+
+def test_python_m_cmnb_create_ctrl_c_prints_the_partial_result(canary: str) -> None:
+    names = [f"Source {i:02d}" for i in range(40)]
+    with cmnb.Sandbox(canary, rate_limit_per_s=None, latency_s=0.05) as box:
+        env = {**os.environ, "CHARTMOGUL_API_KEY": canary, "CHARTMOGUL_BASE_URL": box.url}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cmnb", "create", "--concurrency", "1", *names],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            for _ in range(600):  # interrupt once creating has started, not during imports
+                if len(box.requests) >= 2 or process.poll() is not None:
+                    break
+                threading.Event().wait(0.05)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        created = {source["name"]: source["uuid"] for source in box.sources()}
+    assert process.returncode == 130, err
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [name for _, _, name in lines] == names  # one line per name, in input order
+    assert {name: uuid for outcome, uuid, name in lines if outcome == "created"} == created
+    assert {outcome for outcome, _, _ in lines} == {"created", "skipped"}
+    assert "(interrupted)" in err
+    assert "cmnb: interrupted: the names marked skipped were not sent." in err
+    assert "Traceback" not in err and canary not in out + err
 
 
 def test_exit_code_table_matches_the_errors() -> None:
