@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# Jupyter refuses to run as root (containers, CI) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: test lint unit notebooks browser lab app bench chromium clean
 
@@ -31,15 +33,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy cmnb
 
 ## make test: everything — lint, types, unit tests, notebooks (nbval, compared), browser tests.
+# The notebooks' saved outputs are SANDBOX outputs: never let a developer's key turn them LIVE.
 test: $(VENV)/.installed-test chromium lint
-	$(BIN)/pytest tests --nbval notebooks --sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL $(BIN)/pytest tests --nbval notebooks \
+		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests -m "not browser"
 
 ## make lab: JupyterLab on the first example notebook (sandbox unless CHARTMOGUL_API_KEY is set).
 lab: $(VENV)/.installed-notebook
-	$(BIN)/jupyter lab notebooks/01-create-a-source.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/01-create-a-source.ipynb
 
 ## make app: the form alone, served by Voilà.
 app: $(VENV)/.installed-notebook
