@@ -170,7 +170,8 @@ def _dry_run(ctx: Context, client: Client, names: list[str], *, ensure: bool) ->
     for line in lines:
         ctx.emit(json.dumps(line, ensure_ascii=False))
     skip_note = "; a real run creates only the names the account lacks" if ensure else ""
-    ctx.say(f"dry run: nothing was sent ({len(lines)} requests shown{skip_note}).")
+    shown = f"{len(lines)} request{'' if len(lines) == 1 else 's'} shown"
+    ctx.say(f"dry run: nothing was sent ({shown}{skip_note}).")
     return code
 
 
