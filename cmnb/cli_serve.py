@@ -90,10 +90,12 @@ def run_app(ctx: Context) -> int:
     process = subprocess.Popen(command, env=env)
     try:
         return process.wait()
-    except KeyboardInterrupt:  # Voilà got the same Ctrl-C from the terminal
+    except KeyboardInterrupt:
+        # A terminal sends Ctrl-C to Voilà too, but `kill -INT` reaches only us: stop it either way.
+        process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.terminate()
+            process.kill()
             process.wait()
         return EXIT_OK

@@ -913,6 +913,29 @@ def test_app_runs_voila_on_the_notebook(
     assert pointed_env["CHARTMOGUL_BASE_URL"] == "http://127.0.0.1:8765"
 
 
+def test_app_stops_voila_on_ctrl_c(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    events: list[str] = []
+
+    class Interrupted(FakePopen):
+        def wait(self, timeout: float | None = None) -> int:
+            if not events:
+                events.append("ctrl-c")
+                raise KeyboardInterrupt
+            events.append("waited")
+            return -15
+
+        def terminate(self) -> None:
+            events.append("terminate")
+
+    notebook = tmp_path / "app.ipynb"
+    notebook.write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(cli_serve.subprocess, "Popen", Interrupted)
+    assert cli("app", "--notebook", str(notebook)).code == 0
+    assert events == ["ctrl-c", "terminate", "waited"]
+
+
 def test_app_finds_the_repository_notebook() -> None:
     repo_notebook = Path(cmnb.__file__).resolve().parent.parent / "notebooks" / "app.ipynb"
     if not repo_notebook.is_file():
