@@ -40,7 +40,10 @@ def parse_timestamp(value: Any) -> datetime | None:
     """
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            return None
     if not isinstance(value, str):
         return None
     match = _TIMESTAMP.match(value.strip())
@@ -57,9 +60,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz
         )
-    except ValueError:
+        # A valid local time can still fall outside datetime's range once moved to UTC
+        # (0001-01-01T00:00:00+05:30): unparseable, like any other impossible date.
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(timezone.utc)
 
 
 def format_timestamp(moment: datetime | None) -> str | None:

@@ -168,7 +168,11 @@ class DataSourceTable:
     # -- pandas ---------------------------------------------------------------------------------
 
     def to_frame(self) -> pd.DataFrame:
-        """A new DataFrame of the held sources, in the order they were added (see class doc)."""
+        """A new DataFrame of the held sources, in the order they were added (see class doc).
+
+        ``created_at`` is ``datetime64[ns, UTC]``: a missing or unreadable timestamp, or one
+        outside 1677-2262, is ``NaT``.
+        """
         entries = list(self._sources.values())
         all_json = set(map(type, entries)) <= {dict}  # straight from from_api: the fast case
         block_rows: dict[int, dict[str, Any]] = {}  # only rows of sources that carry a block
@@ -305,18 +309,27 @@ def _times(entries: list[_Entry], all_json: bool) -> pd.Series:
         value if value.__class__ is str and fits(value) else None
         for value in _values(entries, "created_at", all_json)
     ]
-    times = pd.to_datetime(
-        pd.Series(texts, dtype=object), format=_API_TIME_FORMAT, utc=True, errors="coerce"
-    ).astype(_TIME_DTYPE)
+    times = _nanoseconds(
+        pd.to_datetime(
+            pd.Series(texts, dtype=object), format=_API_TIME_FORMAT, utc=True, errors="coerce"
+        )
+    )
     # Parsed entries, other timestamp forms (offsets, a space, no fraction) and values the
     # bulk parse refused: exactly what DataSource.from_dict makes of them.
     slow = [int(i) for i in np.flatnonzero(times.isna().to_numpy())]
     moments = [_parsed_time(entries[i]) for i in slow]
     if any(moment is not None for moment in moments):
-        times.iloc[slow] = pd.to_datetime(pd.Series(moments, dtype=object), utc=True).astype(
-            _TIME_DTYPE
-        )
+        times.iloc[slow] = _nanoseconds(pd.to_datetime(pd.Series(moments, dtype=object), utc=True))
     return times
+
+
+def _nanoseconds(times: pd.Series) -> pd.Series:
+    """``times`` as ``datetime64[ns, UTC]``; instants that type cannot hold (before 1677 or
+    after 2262, which no real source has) become NaT instead of failing the whole frame."""
+    low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    inside = times.isna() | ((times >= low) & (times <= high))
+    result: pd.Series = times.where(inside).astype(_TIME_DTYPE)
+    return result
 
 
 def _parsed_time(entry: _Entry) -> datetime | None:
