@@ -134,7 +134,7 @@ def test_create_existing_name_fails_with_5_and_ensure_reuses_it(
     existing = sandbox.add_source("Stripe", system="Stripe")
     refused = run("create", "Stripe")
     assert refused.code == 5
-    assert refused.lines == ["failed\t-\tStripe"]
+    assert refused.lines == [f"failed\t{existing['uuid']}\tStripe"]  # who holds the name
     assert refused.messages == [
         f"cmnb: failed 'Stripe': A data source named “Stripe” already exists ({existing['uuid']})."
         " Pass --ensure to use it."
@@ -800,7 +800,8 @@ def test_api_errors_through_responses(
         rsps.get(f"{BASE}/data_sources", json={"data_sources": [SEED]})
     result = cli("create", "In-house billing")
     assert result.code == code
-    assert result.lines == ["failed\t-\tIn-house billing"]
+    holder = UUID if status == 422 and code == 5 else "-"  # a taken name shows who holds it
+    assert result.lines == [f"failed\t{holder}\tIn-house billing"]
 
 
 def test_a_non_api_answer_is_a_server_error(
