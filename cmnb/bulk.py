@@ -165,7 +165,8 @@ def create_many(
 
     ``names``: any iterable of names (a list, a pandas Series, a CSV column); each is stripped.
     ``mode="ensure"`` reports names already in the account as ``existing``;
-    ``mode="create"`` reports them as ``failed`` with a :class:`DuplicateNameError`.
+    ``mode="create"`` reports them as ``failed`` with a :class:`DuplicateNameError` (and the
+    source holding the name, when the client found it).
     ``concurrency`` is clamped to 1..20 threads. ``progress`` is ``progress(done, total,
     outcome)`` called on the calling thread after each outcome, ``"auto"`` (a widget in a
     notebook, a text bar on a terminal) or ``None``. API and network errors never raise: they
@@ -341,6 +342,8 @@ class _Run:
             self.record(index, "created", source=answer)
         elif isinstance(answer, DuplicateNameError) and answer.existing and self.mode == "ensure":
             self.record(index, "existing", source=answer.existing)
+        elif isinstance(answer, DuplicateNameError):  # the row shows which source holds the name
+            self.record(index, "failed", error=answer, source=answer.existing)
         elif isinstance(answer, Exception) and _may_have_created(answer) and not self.stopping:
             self.unsure.append((index, answer))  # recorded by reconcile() or drain()
         elif isinstance(answer, Exception):

@@ -255,6 +255,8 @@ def test_create_mode_reports_existing_names_as_duplicate_failures() -> None:
     assert by_outcome(result) == {"A": "failed", "B": "created"}
     error = result.outcomes[0].error
     assert isinstance(error, DuplicateNameError) and error.existing == fake.store["A"]
+    assert result.outcomes[0].source == fake.store["A"]  # the row shows who holds the name
+    assert result.sources == [fake.store["B"]]  # only the names this run created or found
 
 
 def test_a_failed_lookup_fails_every_name_it_was_needed_for_and_sends_nothing() -> None:
@@ -597,6 +599,7 @@ def test_sandbox_create_mode_fails_a_taken_name_with_the_servers_words(canary: s
         error = result.outcomes[0].error
         assert isinstance(error, DuplicateNameError)
         assert error.existing is not None and error.existing.uuid == taken["uuid"]
+        assert result.to_frame()["uuid"].tolist()[0] == taken["uuid"]
         assert "Has already been taken" in str(error)
         assert [r.query for r in lists(sb)] == [{"name": "Taken"}]  # the client's own lookup
 
