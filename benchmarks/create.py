@@ -2,7 +2,7 @@
 
 ::
 
-    python -m benchmarks.create               # 500 creates per contender, 3 rounds, both modes
+    python -m benchmarks.create               # 500 creates per contender, 5 rounds, both modes
     python -m benchmarks.create --n 20 --rounds 1 --modes inproc   # a smoke run
 
 Each round, each contender creates ``n`` new sources one after the other against the same
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run and print; the exit status is 0 even when a goal is missed (the lines say so)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.create", description=__doc__)
     parser.add_argument("--n", type=int, default=500, help="creates per contender (500)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, median taken (3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, median taken (5)")
     parser.add_argument("--modes", default=",".join(MODES), help="inproc,subproc")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
