@@ -28,8 +28,8 @@ chromium:
 	fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check cmnb tests benchmarks
-	$(BIN)/ruff format --check cmnb tests benchmarks
+	$(BIN)/ruff check cmnb tests benchmarks notebooks/build.py
+	$(BIN)/ruff format --check cmnb tests benchmarks notebooks/build.py
 	$(BIN)/mypy cmnb
 
 ## make test: everything — lint, types, unit tests, notebooks (nbval, compared), browser tests.
@@ -41,7 +41,7 @@ test: $(VENV)/.installed-test chromium lint
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests -m "not browser"
 
-## make lab: JupyterLab on the first example notebook (sandbox unless CHARTMOGUL_API_KEY is set).
+## make lab: JupyterLab on the first example notebook (the form in it goes LIVE only after you paste a key).
 lab: $(VENV)/.installed-notebook
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/01-create-a-source.ipynb
 

@@ -26,7 +26,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .bulk import BulkResult
+    from .bulk import BulkInterrupted, BulkOutcome, BulkResult
     from .client import Client
     from .connection import connect
     from .form import DataSourceForm
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "BulkInterrupted": "bulk",
+    "BulkOutcome": "bulk",
     "BulkResult": "bulk",
     "Client": "client",
     "connect": "connection",
@@ -52,6 +54,8 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkInterrupted",
+    "BulkOutcome",
     "BulkResult",
     "Client",
     "CmnbError",
