@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cmnb.errors import ConfigError
-from cmnb.pacing import Pacer
+from cmnb.pacing import MARGIN_S, Pacer
 
 
 class FakeTime:
@@ -44,7 +44,7 @@ def max_in_any_window(starts: list[float], window_s: float = 1.0) -> int:
 
 def test_41_calls_never_exceed_40_in_any_second() -> None:
     fake = FakeTime()
-    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     starts = [pacer.acquire() for _ in range(41)]
     assert starts[:40] == [0.0] * 40
     assert starts[40] == pytest.approx(1.0)
@@ -54,7 +54,7 @@ def test_41_calls_never_exceed_40_in_any_second() -> None:
 
 def test_long_run_keeps_the_sliding_window_invariant() -> None:
     fake = FakeTime()
-    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     starts = []
     for i in range(300):
         if i % 7 == 0:
@@ -70,7 +70,7 @@ def test_no_burst_across_a_second_boundary() -> None:
     # (80 inside one second). The sliding window lets only one more start at t=1.0:
     # the one slot freed by the start at t=0.
     fake = FakeTime()
-    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     pacer.acquire()
     fake.advance(0.99)
     starts = [pacer.acquire() for _ in range(39)]
@@ -84,7 +84,7 @@ def test_no_burst_across_a_second_boundary() -> None:
 
 def test_idle_time_frees_slots() -> None:
     fake = FakeTime()
-    pacer = Pacer(3, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(3, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     for _ in range(3):
         pacer.acquire()
     fake.advance(5)
@@ -94,14 +94,14 @@ def test_idle_time_frees_slots() -> None:
 
 def test_fractional_rate_spaces_requests() -> None:
     fake = FakeTime()
-    pacer = Pacer(0.5, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(0.5, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     starts = [pacer.acquire() for _ in range(3)]
     assert starts == [0.0, pytest.approx(2.0), pytest.approx(4.0)]
 
 
 def test_thread_safe_under_contention() -> None:
     fake = FakeTime()
-    pacer = Pacer(10, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(10, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
     starts: list[float] = []
     record = threading.Lock()
 
@@ -129,3 +129,14 @@ def test_bad_rates_are_refused(bad: object) -> None:
 
 def test_repr() -> None:
     assert repr(Pacer(40)) == "Pacer(rate_per_s=40)"
+
+
+def test_default_margin_keeps_arrival_jitter_under_the_limit() -> None:
+    # The server counts arrivals: a margin past one second keeps a late arrival of request k
+    # and a prompt arrival of request k+40 in different windows.
+    fake = FakeTime()
+    pacer = Pacer(40, clock=fake.clock, sleep=fake.sleep)
+    starts = [pacer.acquire() for _ in range(81)]
+    assert starts[40] == pytest.approx(1.0 + MARGIN_S)
+    assert starts[80] == pytest.approx(2 * (1.0 + MARGIN_S))
+    assert max_in_any_window(starts, window_s=1.0 + MARGIN_S) == 40
