@@ -24,6 +24,7 @@ from .validation import name_problem
 
 if TYPE_CHECKING:
     from .client import Client
+    from .form_bulk import BulkPanel
 
 __all__ = ["DataSourceForm", "describe_error"]
 
@@ -43,10 +44,13 @@ def _status_html(kind: str, text: str, *, icon: bool = True) -> str:
 
 
 def _never_raises(method: _F) -> _F:
-    """Callbacks must not raise into ipywidgets: show a generic message, log the details."""
+    """Callbacks must not raise into ipywidgets: show a generic message, log the details.
+
+    Works on any object with a ``status`` HTML widget (the form and its bulk panel).
+    """
 
     @functools.wraps(method)
-    def guarded(self: DataSourceForm, *args: Any, **kwargs: Any) -> None:
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
             method(self, *args, **kwargs)
         except (Exception, KeyboardInterrupt) as exc:
@@ -70,6 +74,10 @@ class _FormBox(widgets.VBox):  # type: ignore[misc]
 
 class DataSourceForm:
     """An ipywidgets form: type a name, press **Create**, see the source in a table below.
+
+    ``form.mode_toggle`` switches between one name (``"single"``) and many (``"bulk"``: one
+    name per line in ``form.bulk.names_input``, **Create all**, a progress bar and one outcome
+    row per name; see :class:`~cmnb.form_bulk.BulkPanel`).
 
     ``client=None`` uses :func:`cmnb.connect` (LIVE with a configured key, else the embedded
     sandbox). ``form.table`` is the :class:`~cmnb.table.DataSourceTable` of what was created
@@ -115,16 +123,23 @@ class DataSourceForm:
         )
         self.status = widgets.HTML()
         self.table_view = widgets.HTML()
-        # One row per mode; a later bulk mode adds its own row (Textarea, "Create all",
-        # progress bar) and a toggle that swaps which row is shown, reusing _run.
+        self.mode_toggle = widgets.ToggleButtons(
+            options=[("One name", "single"), ("Many names", "bulk")], value="single"
+        )
         self.single_row = widgets.HBox([self.name_input, self.create_button, self.hint])
+        from .form_bulk import BulkPanel  # here: form_bulk builds on this module
+
+        self.bulk: BulkPanel = BulkPanel(self)
         self.widget = _FormBox(
             [
                 self.mode_line,
                 self.key_row,
+                self.mode_toggle,
                 self.single_row,
+                self.bulk.box,
                 self.reuse_checkbox,
                 self.status,
+                self.bulk.outcome_view,
                 self.table_view,
             ]
         )
@@ -132,6 +147,8 @@ class DataSourceForm:
         self.name_input.observe(self._on_name_change, names="value")
         self.create_button.on_click(self._on_create)
         self.go_live_button.on_click(self._on_go_live)
+        self.mode_toggle.observe(self._on_mode_change, names="value")
+        self._show_input_mode()
         self._show_mode()
         self._validate()
         self._render_table()
@@ -179,6 +196,15 @@ class DataSourceForm:
         except (CmnbError, OSError):
             return True
 
+    def _show_input_mode(self) -> None:
+        bulk = self.mode_toggle.value == "bulk"
+        self.single_row.layout.display = "none" if bulk else None
+        self.bulk.show(bulk)
+
+    @_never_raises
+    def _on_mode_change(self, change: Any) -> None:
+        self._show_input_mode()
+
     def _render_table(self) -> None:
         self.table_view.value = self.table._repr_html_()
 
@@ -219,7 +245,9 @@ class DataSourceForm:
             return
         self._busy = True
         self.create_button.disabled = True
+        self.bulk.create_all_button.disabled = True
         self.go_live_button.disabled = True
+        self.mode_toggle.disabled = True
         try:
             self._set_status("busy", busy_text)
             kind, text = action()
@@ -229,7 +257,9 @@ class DataSourceForm:
         finally:
             self._busy = False
             self.go_live_button.disabled = False
+            self.mode_toggle.disabled = False
             self._validate()
+            self.bulk.validate()
         self._set_status(kind, text)
 
     @_never_raises
@@ -282,6 +312,7 @@ class DataSourceForm:
         if owned:
             previous.close()
         note = ""
+        self.bulk.clear()  # its outcome rows were sandbox sources
         if len(self.table):
             self.table.clear()
             note = " (the table was cleared: it listed sandbox sources)"

@@ -16,16 +16,19 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
+    "OUTCOMES_UUID",
     "TABLE_UUID",
     "count_note",
     "format_cell",
     "newest_first",
+    "outcomes_html",
     "sources_html",
     "sources_text",
 ]
 
 DEFAULT_MAX_ROWS = 20
 TABLE_UUID = "cmnb-sources"
+OUTCOMES_UUID = "cmnb-outcomes"
 
 _TABLE_STYLES: list[dict[str, Any]] = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em;"},
@@ -100,15 +103,52 @@ def sources_html(
     if total == 0:
         return f'<div class="cmnb-sources">{note}</div>'
     rows = newest_first(frame).head(max_rows)
+    return f'<div class="cmnb-sources">{_table_html(rows, table_uuid)}{note}</div>'
+
+
+def _table_html(rows: pd.DataFrame, table_uuid: str) -> str:
+    """Every cell and header escaped exactly once (see :func:`format_cell`), no index."""
     styler = (
         rows.style.set_uuid(table_uuid)
         .set_table_attributes('class="cmnb-table"')
-        .set_table_styles(_TABLE_STYLES)
+        .set_table_styles(_TABLE_STYLES)  # type: ignore[arg-type]  # stubs want CSSDicts
         .format(format_cell, escape="html", na_rep="")
         .format_index(escape="html", axis=1)
         .hide(axis="index")
     )
-    return f'<div class="cmnb-sources">{styler.to_html()}{note}</div>'
+    html_text: str = styler.to_html()
+    return html_text
+
+
+def outcomes_html(
+    frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS, table_uuid: str = OUTCOMES_UUID
+) -> str:
+    """The per-name table of a bulk run (``BulkResult.to_frame()``'s columns), HTML-escaped.
+
+    Rows keep the input order; when there are more than ``max_rows``, the rows whose
+    ``outcome`` is neither ``created`` nor ``existing`` come first, so problems are never cut
+    off before successes. Deterministic for a given frame. An empty frame gives only a note.
+    Raises ``ValueError`` if ``max_rows`` is below 1.
+    """
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    total = len(frame)
+    noun = "name" if total == 1 else "names"
+    if total == 0:
+        text = "No names were sent."
+    elif total > max_rows:
+        text = f"showing {max_rows} of {total} {noun} (problems first)"
+    else:
+        text = f"{total} {noun}"
+    note = f'<p class="cmnb-note">{html.escape(text)}</p>'
+    if total == 0:
+        return f'<div class="cmnb-outcomes">{note}</div>'
+    rows = frame
+    if total > max_rows and "outcome" in frame.columns:
+        fine = frame["outcome"].isin(["created", "existing"])
+        rows = pd.concat([frame[~fine], frame[fine]])
+    rows = rows.head(max_rows).reset_index(drop=True)
+    return f'<div class="cmnb-outcomes">{_table_html(rows, table_uuid)}{note}</div>'
 
 
 def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:

@@ -104,7 +104,17 @@ def test_fresh_form_in_sandbox_mode(form: DataSourceForm) -> None:
 
 
 def test_only_core_widgets_common_to_ipywidgets_7_and_8(form: DataSourceForm) -> None:
-    allowed = (widgets.HTML, widgets.Text, widgets.Button, widgets.Checkbox, widgets.Box)
+    allowed = (
+        widgets.HTML,
+        widgets.Text,
+        widgets.Button,
+        widgets.Checkbox,
+        widgets.Box,
+        widgets.ToggleButtons,  # the one name / many names switch and bulk mode's widgets
+        widgets.Textarea,
+        widgets.IntProgress,
+        widgets.Label,
+    )
     assert all(isinstance(w, allowed) for w in every_widget(form.widget))
     assert isinstance(form.key_input, widgets.Password)
 

@@ -1,0 +1,265 @@
+"""The bulk mode of :class:`~cmnb.form.DataSourceForm`: one name per line, **Create all**.
+
+The panel checks the box on every keystroke (names to send, lines that cannot be sent, names
+repeated), sends the valid names through ``client.data_sources.create_many`` under the form's
+busy guard, drives an inline progress bar, then shows one row per name, a one-line summary, and
+puts every created or existing source into ``form.table``. Lines whose name is now in the
+account leave the box; the others stay, to be fixed and sent again. It does no HTTP of its own.
+The pure helpers (:func:`check_box`, :func:`summary_html`, :func:`remaining_lines`,
+:func:`run_status`, :func:`outcome_frame`) hold the rules; the widgets only wire them up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import ipywidgets as widgets
+
+from .bulk import BulkInterrupted, BulkResult
+from .form import _never_raises, _status_html
+from .messages import describe_error
+from .progress import WidgetProgress
+from .render import outcomes_html
+from .validation import name_problem
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .form import DataSourceForm
+
+__all__ = [
+    "BoxCheck",
+    "BulkPanel",
+    "check_box",
+    "outcome_frame",
+    "remaining_lines",
+    "run_status",
+    "summary_html",
+]
+
+_SHOWN_PROBLEMS = 10  # the summary lists at most this many problem lines
+_SHOWN_CHARS = 40
+
+
+@dataclass(frozen=True)
+class BoxCheck:
+    """What the bulk box holds, line numbers counted from 1 (blank lines count, are ignored).
+
+    ``names``: the valid names, stripped, each once, in box order. ``invalid``: ``(line
+    number, line, problem)`` for each line that cannot be sent. ``repeated``: ``(name, line
+    numbers)`` for each valid name on more than one line (it is sent once).
+    """
+
+    names: tuple[str, ...] = ()
+    invalid: tuple[tuple[int, str, str], ...] = ()
+    repeated: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when the box holds nothing but blank lines."""
+        return not self.names and not self.invalid
+
+
+def _lines(text: str) -> list[str]:
+    # split("\n"), not splitlines(): a name holding U+2028 or U+001C must be refused as one
+    # line, not silently cut in two.
+    return text.split("\n")
+
+
+def check_box(text: str) -> BoxCheck:
+    """Check the box's text line by line with the same rules as ``create_many``."""
+    where: dict[str, list[int]] = {}
+    invalid: list[tuple[int, str, str]] = []
+    for number, line in enumerate(_lines(text), start=1):
+        if not line.strip():
+            continue
+        problem = name_problem(line)
+        if problem is not None:
+            invalid.append((number, line, problem))
+        else:
+            where.setdefault(line.strip(), []).append(number)
+    repeated = tuple((name, tuple(lines)) for name, lines in where.items() if len(lines) > 1)
+    return BoxCheck(tuple(where), tuple(invalid), repeated)
+
+
+def _quoted(line: str) -> str:
+    shown = line.strip()
+    return f"“{shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 1] + '…'}”"
+
+
+def _numbers(lines: tuple[int, ...]) -> str:
+    return ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+
+
+def summary_html(check: BoxCheck) -> str:
+    """The live summary under the box: how many names, then each problem line (escaped)."""
+    if check.empty:
+        return _status_html("info", "Type or paste one name per line.", icon=False)
+    count = len(check.names)
+    head = f"{count} name{'' if count == 1 else 's'} to send." if count else "No name to send."
+    if check.invalid:
+        lines = len(check.invalid)
+        head += f" {lines} line{'' if lines == 1 else 's'} cannot be sent (fix or remove):"
+    items = [
+        ("error", f"line {number} {_quoted(line)}: {problem}")
+        for number, line, problem in check.invalid
+    ]
+    items += [
+        ("info", f"{_quoted(name)} is on lines {_numbers(lines)}: it is sent once.")
+        for name, lines in check.repeated
+    ]
+    shown = [f"<li>{_status_html(kind, text, icon=False)}</li>" for kind, text in items]
+    if len(items) > _SHOWN_PROBLEMS:
+        more = f"… and {len(items) - _SHOWN_PROBLEMS} more"
+        shown = [*shown[:_SHOWN_PROBLEMS], f"<li>{_status_html('info', more, icon=False)}</li>"]
+    listed = f'<ul class="cmnb-problems">{"".join(shown)}</ul>' if shown else ""
+    return _status_html("info" if count else "error", head, icon=False) + listed
+
+
+def remaining_lines(text: str, done: Iterable[str]) -> str:
+    """The box after a run: every non-blank line except those whose name is in ``done``."""
+    finished = set(done)
+    kept = [line for line in _lines(text) if line.strip() and line.strip() not in finished]
+    return "\n".join(kept)
+
+
+def run_status(result: BulkResult, *, not_sent: int = 0) -> tuple[str, str]:
+    """The status line after a run, as ``(kind, text)``: ``"12 created, 3 existing, 1 failed"``.
+
+    ``not_sent`` counts the box's invalid lines, which were not sent.
+    """
+    counts = result.counts
+    text = f"{counts['created']} created, {counts['existing']} existing, {counts['failed']} failed"
+    if counts["skipped"]:
+        text += f", {counts['skipped']} not sent"
+    if result.interrupted:
+        text = f"Interrupted: {text}"
+    if not_sent:
+        text += f"; {not_sent} invalid line{'' if not_sent == 1 else 's'} not sent"
+    if not result.ok or not_sent:
+        text += ". The lines not done are still in the box."
+    return ("ok" if result.ok and not result.interrupted and not not_sent else "error"), text
+
+
+def outcome_frame(result: BulkResult) -> pandas.DataFrame:
+    """``result.to_frame()`` with the error column in the form's words (see describe_error)."""
+    frame = result.to_frame()
+    frame["error"] = [
+        describe_error(o.error)
+        if o.error is not None
+        else ("Not sent: the run was interrupted." if o.outcome == "skipped" else None)
+        for o in result.outcomes
+    ]
+    return frame
+
+
+class BulkPanel:
+    """The widgets of bulk mode, built by :class:`~cmnb.form.DataSourceForm` as ``form.bulk``.
+
+    ``names_input`` (a ``Textarea``, one name per line), ``summary`` (the live check),
+    ``create_all_button``, ``progress_slot`` (holds the bar of the current or last run),
+    ``outcome_view`` (one row per name of the last run) and ``result`` (that run's
+    :class:`~cmnb.bulk.BulkResult`, or ``None``). ``box`` is the input part the form lays out.
+    The form's **If it exists, reuse it** box picks ``mode="ensure"`` (ticked) or ``"create"``.
+    Callbacks never raise: problems become the form's status line.
+    """
+
+    def __init__(self, form: DataSourceForm, *, concurrency: int = 8) -> None:
+        self.form = form
+        self.concurrency = concurrency
+        self.result: BulkResult | None = None
+        self.progress: WidgetProgress | None = None
+        self.names_input = widgets.Textarea(
+            description="Names",
+            placeholder="One name per line, e.g.\nBilling US\nBilling EU",
+            rows=8,
+            continuous_update=True,
+            layout=widgets.Layout(width="36em"),
+        )
+        self.summary = widgets.HTML()
+        self.create_all_button = widgets.Button(description="Create all", button_style="primary")
+        self.progress_slot = widgets.HBox([])
+        self.outcome_view = widgets.HTML()
+        self.box = widgets.VBox(
+            [
+                self.names_input,
+                self.summary,
+                widgets.HBox([self.create_all_button, self.progress_slot]),
+            ]
+        )
+        self.names_input.observe(self._on_names_change, names="value")
+        self.create_all_button.on_click(self._on_create_all)
+        self.validate()
+
+    @property
+    def status(self) -> widgets.HTML:
+        """The form's status line (where :func:`_never_raises` reports a failed callback)."""
+        return self.form.status
+
+    def show(self, visible: bool) -> None:
+        """Show or hide the bulk widgets (the form's mode toggle calls this)."""
+        display = None if visible else "none"
+        self.box.layout.display = display
+        self.outcome_view.layout.display = display
+
+    def clear(self) -> None:
+        """Forget the last run's outcomes and bar (the form went LIVE: they were sandbox's)."""
+        self.result, self.progress = None, None
+        self.outcome_view.value = ""
+        self.progress_slot.children = ()
+
+    def validate(self) -> BoxCheck:
+        """Refresh the summary and the button from the box; return the check."""
+        check = check_box(self.names_input.value)
+        self.summary.value = summary_html(check)
+        self.create_all_button.disabled = self.form._busy or not check.names
+        return check
+
+    @_never_raises
+    def _on_names_change(self, change: Any) -> None:
+        self.validate()
+
+    @_never_raises
+    def _on_create_all(self, button: Any = None) -> None:
+        if self.form._busy:
+            return  # a click delivered while a run is in flight
+        check = self.validate()
+        if not check.names:
+            return
+        mode: Literal["ensure", "create"] = "ensure" if self.form.reuse_checkbox.value else "create"
+        bar = WidgetProgress(show=False)
+        bar.bar.description = ""
+        self.progress = bar
+        self.progress_slot.children = (bar.box,)
+        self.result, self.outcome_view.value = None, ""
+        count = len(check.names)
+        verb = "Finding or creating" if mode == "ensure" else "Creating"
+        noun = "name" if count == 1 else "names"
+        self.form._run(
+            f"{verb} {count} {noun}…",
+            lambda: self._create_all(check.names, mode, bar, len(check.invalid)),
+        )
+
+    def _create_all(
+        self,
+        names: tuple[str, ...],
+        mode: Literal["ensure", "create"],
+        bar: WidgetProgress,
+        not_sent: int,
+    ) -> tuple[str, str]:
+        """Runs inside the form's busy guard; returns the status line."""
+        try:
+            result = self.form.client.data_sources.create_many(
+                list(names), mode=mode, concurrency=self.concurrency, progress=bar
+            )
+        except BulkInterrupted as stop:  # Ctrl-C: show what finished, never a traceback
+            result = stop.partial_result
+        self.result = result
+        self.form.table.extend(result.sources)
+        self.form._render_table()
+        self.outcome_view.value = outcomes_html(outcome_frame(result))
+        done = [o.name for o in result.outcomes if o.ok]
+        self.names_input.value = remaining_lines(self.names_input.value, done)
+        return run_status(result, not_sent=not_sent)
