@@ -64,12 +64,22 @@ def _silence_stdout() -> None:
         pass
 
 
+def _tolerant_streams() -> None:
+    """Never die printing a name: argv may hold undecodable bytes (lone surrogates)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``cmnb`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code.
 
     Never raises for expected errors (they print one line to stderr); ``--help`` returns 0 and
     bad arguments return 2, as with argparse.
     """
+    _tolerant_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -52,9 +52,14 @@ def check_uuid(uuid: Any) -> str:
         )
     candidate = uuid.strip()
     if not _UUID.match(candidate):
-        shown = candidate if len(candidate) <= 60 else candidate[:57] + "..."
+        # Echo only what looks like an attempt at a uuid: a key pasted into the wrong field
+        # must not be repeated in an error message, a log line or a notebook output.
+        if candidate[:3].lower() == "ds_" and len(candidate) <= 60:
+            shown = f"{candidate!r} is not"
+        else:
+            shown = "That is not"
         raise InputError(
-            f"{shown!r} is not a data source uuid (expected ds_ followed by a UUID, "
+            f"{shown} a data source uuid (expected ds_ followed by a UUID, "
             "like ds_fef05d54-47b4-431b-aed2-eb6b9e545430).",
             field="uuid",
         )

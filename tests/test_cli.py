@@ -531,7 +531,7 @@ def test_bad_uuid_exits_3_and_sends_nothing(run: Callable[..., Run], sandbox: cm
     for argv in (["get", "nope"], ["delete", "nope", "--yes"]):
         result = run(*argv)
         assert result.code == 3
-        assert result.messages[0].startswith("cmnb: Not sent: 'nope' is not a data source uuid")
+        assert result.messages[0].startswith("cmnb: Not sent: That is not a data source uuid")
     assert sandbox.requests == []
 
 
@@ -1048,3 +1048,10 @@ def test_exit_code_table_matches_the_errors() -> None:
     assert exit_code_for(APIError(409, "conflict")) == 3
     assert exit_code_for(APIError(200, "not JSON")) == 7
     assert exit_code_for(ValueError()) == 1
+
+
+def test_undecodable_argv_prints_instead_of_crashing(capsys: pytest.CaptureFixture[str]) -> None:
+    # On POSIX, bytes that are not UTF-8 reach argv as lone surrogates (surrogateescape).
+    code = main(["--no-such-option-\udcff"])
+    assert code == 2
+    assert "\\udcff" in capsys.readouterr().err

@@ -192,6 +192,14 @@ def test_names_are_stripped_and_unicode_kept() -> None:
     assert check_name("مرحبا 🚀 שלום") == "مرحبا 🚀 שלום"
 
 
+def test_uuid_error_never_echoes_what_is_not_a_uuid_attempt(canary: str) -> None:
+    with pytest.raises(cmnb.InputError) as caught:
+        check_uuid(canary)
+    assert canary not in str(caught.value)
+    with pytest.raises(cmnb.InputError, match="'ds_123' is not a data source uuid"):
+        check_uuid("ds_123")
+
+
 def test_uuid_check() -> None:
     assert check_uuid(" DS_FEF05D54-47B4-431B-AED2-EB6B9E545430 ") == SEED["uuid"].lower()
     for bad in ("", "fef05d54-47b4-431b-aed2-eb6b9e545430", "ds_123", "ds_../../etc", 7):
