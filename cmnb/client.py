@@ -279,8 +279,10 @@ class Client:
     ``CHARTMOGUL_BASE_URL`` → ``./.env`` → ``https://api.chartmogul.com/v1`` (with or without
     ``/v1``; ``http://`` only for localhost). ``timeout`` is seconds or ``(connect, read)`` per
     attempt; ``deadline_s`` bounds a whole call including retries; ``max_attempts`` bounds the
-    requests per call; ``rate_limit_per_s=None`` turns pacing off. Raises :class:`ConfigError`
-    when no key is configured or a setting is invalid.
+    requests per call; ``rate_limit_per_s=None`` turns pacing off. ``verify`` is how the
+    server's certificate is checked: ``True`` (the default CA bundle), the path of a CA file
+    (e.g. a test sandbox's self-signed certificate) or ``False`` (not at all). Raises
+    :class:`ConfigError` when no key is configured or a setting is invalid.
     """
 
     def __init__(
@@ -292,6 +294,7 @@ class Client:
         max_attempts: int = 4,
         deadline_s: float = 60.0,
         rate_limit_per_s: float | None = 40,
+        verify: str | bool = True,
         _clock: Callable[[], float] = time.monotonic,
         _sleep: Callable[[float], None] = time.sleep,
         _random: Callable[[], float] = random.random,
@@ -310,6 +313,7 @@ class Client:
             rate_limit_per_s=rate_limit_per_s,
             # Proxy settings from the environment never apply to the local sandbox.
             trust_env=not self.is_loopback,
+            verify=verify,
             clock=_clock,
             sleep=_sleep,
             random=_random,

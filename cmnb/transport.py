@@ -17,6 +17,7 @@ import enum
 import json as jsonlib
 import logging
 import math
+import os
 import random as randomlib
 import time
 from collections.abc import Callable, Mapping
@@ -256,6 +257,18 @@ class Reply:
         )
 
 
+def _check_verify(verify: object) -> str | bool:
+    if isinstance(verify, bool):
+        return verify
+    if not isinstance(verify, str):
+        raise ConfigError(
+            f"verify must be True, False or the path of a CA file, not {type(verify).__name__}."
+        )
+    if not os.path.exists(verify):
+        raise ConfigError(f"verify: there is no CA file or directory at {verify!r}.")
+    return verify
+
+
 class _KeyAuth(requests.auth.AuthBase):
     """HTTP Basic auth with the API key as the user name and an empty password."""
 
@@ -276,8 +289,12 @@ class Transport:
 
     ``timeout`` is ``(connect_s, read_s)`` per attempt; ``deadline_s`` bounds a whole call
     across all attempts and waits; ``max_attempts`` bounds the number of requests per call.
+    ``verify``: check the server's certificate against the default CA bundle (``True``), this
+    CA file or directory (a path), or not at all (``False``). It is sent with every request,
+    because requests lets ``REQUESTS_CA_BUNDLE`` override a session-wide setting.
     ``clock``/``sleep``/``random`` are injectable so tests can assert retry schedules exactly.
-    Raises :class:`ConfigError` for a bad ``max_attempts``/``deadline_s``/``rate_limit_per_s``.
+    Raises :class:`ConfigError` for a bad ``max_attempts``/``deadline_s``/``rate_limit_per_s``
+    or a ``verify`` path that does not exist.
     """
 
     def __init__(
@@ -290,6 +307,7 @@ class Transport:
         deadline_s: float = 60.0,
         rate_limit_per_s: float | None = 40,
         trust_env: bool = True,
+        verify: str | bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = randomlib.random,
@@ -302,6 +320,7 @@ class Transport:
             or not deadline_s > 0
         ):
             raise ConfigError(f"deadline_s must be a number of seconds > 0, not {deadline_s!r}.")
+        self.verify = _check_verify(verify)
         self.base_url = base_url
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -396,7 +415,13 @@ class Transport:
             reply, failure = None, None
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, timeout=timeout, allow_redirects=False
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    verify=self.verify,
                 )
             except requests.RequestException as exc:
                 kind = classify_failure(exc)

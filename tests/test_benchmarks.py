@@ -7,6 +7,8 @@ that every goal line is printed in the format the README and ``make bench`` read
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def test_ratio_lines_parse_back_and_judge_the_goal() -> None:
 
 
 def test_create_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    assert create.main(["--n", "5", "--rounds", "1"]) == 0
+    assert create.main(["--n", "5", "--rounds", "1", "--modes", "inproc,subproc"]) == 0
     out = capsys.readouterr().out
     found = ratios(out)
     assert set(found) == {
@@ -46,6 +48,21 @@ def test_create_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert all(value > 0 for value in found.values())
     assert "rate_limit_per_s=None" in out  # the output says pacing was off
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None,
+    reason="the openssl command is not installed: the tls mode needs it for its certificate",
+)
+def test_create_benchmark_tls_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    # All three contenders trust the sandbox's self-signed certificate (the SDK only through
+    # REQUESTS_CA_BUNDLE, which must be put back afterwards) and create everything over HTTPS.
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    assert create.main(["--n", "3", "--rounds", "1", "--modes", "tls"]) == 0
+    assert os.environ.get("REQUESTS_CA_BUNDLE") == before
+    out = capsys.readouterr().out
+    assert set(ratios(out)) == {"create.tls.sdk_over_cmnb", "create.tls.cmnb_over_raw"}
+    assert "[tls] HTTPS" in out
 
 
 def test_create_benchmark_checks_every_contender_created_everything(
@@ -95,3 +112,20 @@ def test_run_reports_a_benchmark_that_breaks(
     monkeypatch.setattr(importtime, "main", broken)
     assert run.main(["--quick", "--only", "importtime"]) == 1
     assert "importtime failed: RuntimeError: boom" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_tls_mode_really_serves_https_with_its_own_certificate() -> None:
+    import certifi
+    import requests
+
+    from benchmarks.harness import sandbox
+
+    with sandbox("tls") as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        assert isinstance(server.verify, str) and os.path.exists(server.verify)
+        ping = requests.get(f"{server.url}/ping", auth=(server.api_key, ""), verify=server.verify)
+        assert ping.json() == {"data": "pong!"}
+        with pytest.raises(requests.exceptions.SSLError):  # not a publicly trusted certificate
+            requests.get(f"{server.url}/ping", verify=certifi.where(), timeout=5)
+    assert not os.path.exists(server.verify)  # the temporary certificate is gone

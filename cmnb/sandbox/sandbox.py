@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -38,11 +39,14 @@ class Sandbox:
     this JSON file (loaded when it exists). ``rate_limit_per_s`` (429) and ``max_connections``
     (503) are ChartMogul's limits; ``None`` turns one off. ``latency_s`` delays every request.
     ``sources``: initial sources, e.g. ``[{"name": "Stripe", "system": "Stripe"}]``.
-    ``retry_after``: send ``Retry-After`` with the rate limiter's 429s.
+    ``retry_after``: send ``Retry-After`` with the rate limiter's 429s. ``ssl_context``: a
+    server-side context with a certificate loaded (``ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)``
+    + ``load_cert_chain``) makes it serve HTTPS; :attr:`url` then starts with ``https://``.
 
     Use as a context manager (``with Sandbox() as sb: client = sb.client()``) or call
     :meth:`start` and :meth:`stop`. Raises ``ValueError`` for a state file that is not one
-    and ``OSError`` when the port cannot be bound.
+    and ``OSError`` when the port cannot be bound, ``TypeError``/``ValueError`` for an
+    ``ssl_context`` that is not a server-side :class:`ssl.SSLContext`.
     """
 
     def __init__(
@@ -58,13 +62,16 @@ class Sandbox:
         latency_s: float = 0.0,
         sources: Iterable[Mapping[str, Any]] | None = None,
         retry_after: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
         _clock: Callable[[], float] | None = None,
     ) -> None:
+        _check_ssl_context(ssl_context)
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise ValueError("api_key must be a non-empty str (or None to generate one)")
         self._api_key = api_key or _new_key(seed)
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self.faults = Faults()
         self._app = App(
             store=Store(seed=seed, path=path, sources=sources),
@@ -88,7 +95,7 @@ class Sandbox:
             if self._server is not None:
                 return self
             self._app.stopping.clear()
-            server = SandboxHTTPServer((self._host, self._port), self._app)
+            server = SandboxHTTPServer((self._host, self._port), self._app, self._ssl_context)
             self._port = server.server_address[1]  # a restart keeps the same URL
             thread = threading.Thread(
                 target=server.serve_forever,
@@ -134,14 +141,16 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        """The base URL to give any client, e.g. ``http://127.0.0.1:54321/v1``.
+        """The base URL to give any client, e.g. ``http://127.0.0.1:54321/v1`` (``https://``
+        with an ``ssl_context``).
 
         Raises ``RuntimeError`` before :meth:`start`.
         """
         if self._server is None:
             raise RuntimeError("the sandbox is not running: call start() or use `with Sandbox()`")
         host = self._host if ":" not in self._host else f"[{self._host}]"
-        return f"http://{host}:{self._port}/v1"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self._port}/v1"
 
     @property
     def api_key(self) -> str:
@@ -191,6 +200,18 @@ class Sandbox:
         return f"<Sandbox {where}, {len(self._app.store)} sources>"
 
 
+def _check_ssl_context(context: object) -> None:
+    if context is None:
+        return
+    if not isinstance(context, ssl.SSLContext):
+        raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(context).__name__}")
+    if context.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        raise ValueError(
+            "ssl_context is a client-side context; the sandbox needs a server-side one: "
+            "ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER) with load_cert_chain(cert, key)"
+        )
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -204,13 +225,14 @@ def serve(
     latency_s: float = 0.0,
     sources: Iterable[Mapping[str, Any]] | None = None,
     retry_after: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
     out: TextIO | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C (for ``python -m cmnb sandbox``).
 
     Prints the URL, the key to use (unless you passed your own) and a curl line to ``out``
-    (stdout by default). Raises ``ValueError`` for a bad fault spec, ``OSError`` if the port
-    is taken.
+    (stdout by default). ``ssl_context`` serves HTTPS (see :class:`Sandbox`). Raises
+    ``ValueError`` for a bad fault spec, ``OSError`` if the port is taken.
     """
     out = out or sys.stdout
     sandbox = Sandbox(
@@ -224,6 +246,7 @@ def serve(
         latency_s=latency_s,
         sources=sources,
         retry_after=retry_after,
+        ssl_context=ssl_context,
     )
     for fault in faults:
         sandbox.faults.add(fault)
