@@ -6,7 +6,7 @@ PY := $(BIN)/python
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: test lint unit notebooks browser lab app bench chromium clean
+.PHONY: test lint unit compat lab app bench chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,31 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The oldest versions we support, in a venv of their own: pandas 2 and ipywidgets 7.7 (Colab).
+COMPAT := .venv-compat
+COMPAT_TESTS := tests/test_values.py tests/test_client.py tests/test_table.py tests/test_render.py \
+	tests/test_form.py tests/test_form_bulk.py tests/test_bulk.py
+
+$(COMPAT)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT)/bin/python -m pip install -q -e . 'pandas>=2,<3' 'ipywidgets>=7.7,<8' \
+		'pytest>=7.4' 'responses>=0.24' 'hypothesis>=6.90'
+	touch $@
+
+## make compat: the widget, table and client tests under pandas 2 and ipywidgets 7.7.
+compat: $(COMPAT)/.installed
+	$(COMPAT)/bin/python -c 'import pandas, ipywidgets; print("compat: pandas", pandas.__version__, "ipywidgets", ipywidgets.__version__)'
+	$(COMPAT)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS) -k "not benchmark"
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check cmnb tests benchmarks notebooks/build.py
 	$(BIN)/ruff format --check cmnb tests benchmarks notebooks/build.py
 	$(BIN)/mypy cmnb
 
-## make test: everything — lint, types, unit tests, notebooks (nbval, compared), browser tests.
+## make test: everything — lint, types, the compat run, unit tests, notebooks (nbval), browser tests.
 # The notebooks' saved outputs are SANDBOX outputs: never let a developer's key turn them LIVE.
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium lint compat
 	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL $(BIN)/pytest tests --nbval notebooks \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider
 
@@ -54,4 +71,4 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) .pytest_cache .mypy_cache .ruff_cache

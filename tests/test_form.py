@@ -500,8 +500,9 @@ def test_text_repr_is_stable_and_holds_no_field_values(form: DataSourceForm) -> 
     assert bundle["text/plain"] == "DataSourceForm(mode=SANDBOX)"
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.widget.model_id
     assert repr(form) == repr(form.widget) == "DataSourceForm(mode=SANDBOX)"
-    widget_bundle = form.widget._repr_mimebundle_()
-    assert widget_bundle["text/plain"] == "DataSourceForm(mode=SANDBOX)"
+    if hasattr(form.widget, "_repr_mimebundle_"):  # ipywidgets 8 (7.7 displays by hand)
+        widget_bundle = form.widget._repr_mimebundle_()
+        assert widget_bundle["text/plain"] == "DataSourceForm(mode=SANDBOX)"
 
     class Printer:
         text_out = ""
