@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 CANARY = "cmnb_canary_9f2c7e41d0b84a6f"
@@ -20,3 +22,22 @@ def _isolated_env(
 @pytest.fixture
 def canary() -> str:
     return CANARY
+
+
+@pytest.fixture
+def strict_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ipywidgets re-raise what a callback raises.
+
+    ``Button.click()`` and trait observers swallow callback exceptions (they only log them), so
+    a form test would pass while the form was broken; with this fixture it fails instead.
+    """
+    from ipywidgets.widgets.widget import CallbackDispatcher
+
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = None
+        for callback in self.callbacks:
+            local = callback(*args, **kwargs)
+            value = local if local is not None else value
+        return value
+
+    monkeypatch.setattr(CallbackDispatcher, "__call__", dispatch)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ipywidgets.widgets.widget import CallbackDispatcher
 
 import cmnb
 from cmnb.cli import main as cli_main
@@ -62,17 +61,8 @@ class Witness:
 
 
 @pytest.fixture(autouse=True)
-def strict_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Form callbacks that raise fail the test (ipywidgets would swallow them)."""
-
-    def dispatch(self: CallbackDispatcher, *args: Any, **kwargs: Any) -> Any:
-        value = None
-        for callback in self.callbacks:
-            local = callback(*args, **kwargs)
-            value = local if local is not None else value
-        return value
-
-    monkeypatch.setattr(CallbackDispatcher, "__call__", dispatch)
+def _strict(strict_callbacks: None) -> None:
+    """Form callbacks that raise fail the test (see tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ipywidgets.widgets.widget import CallbackDispatcher
 
 import cmnb
 from cmnb.cli import main as cli_main
@@ -76,17 +75,8 @@ non_text = st.one_of(
 
 
 @pytest.fixture(autouse=True)
-def strict_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ipywidgets swallows callback exceptions; make them fail the test (as tests/test_form.py)."""
-
-    def dispatch(self: CallbackDispatcher, *args: Any, **kwargs: Any) -> Any:
-        value = None
-        for callback in self.callbacks:
-            local = callback(*args, **kwargs)
-            value = local if local is not None else value
-        return value
-
-    monkeypatch.setattr(CallbackDispatcher, "__call__", dispatch)
+def _strict(strict_callbacks: None) -> None:
+    """Form callbacks that raise fail the test (see tests/conftest.py)."""
 
 
 @pytest.fixture

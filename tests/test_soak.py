@@ -1,4 +1,4 @@
-"""Fault soak: 300 creates against a sandbox where about 30% of requests go wrong on purpose.
+"""Fault soak: 300 creates (and 300 more through the form's bulk mode) against a sandbox where about 30% of requests go wrong on purpose.
 
 Every kind of fault the client must survive is scripted with a seeded probability: 429 with
 and without ``Retry-After``, 500/502/504 before and after the store commits, connection resets
@@ -103,3 +103,40 @@ def test_300_creates_survive_30_percent_faults(
     # The script really bit: every kind fired, about 30% of all requests in total.
     assert all(count > 0 for count in survived.values()), survived
     assert 0.2 < sum(survived.values()) / requests_seen < 0.4
+
+
+def test_300_creates_through_the_form_bulk_mode_survive_30_percent_faults(
+    faulty: cmnb.Sandbox, strict_callbacks: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same soak as a user would run it: paste 300 names, press Create all, until done."""
+    from cmnb.form import DataSourceForm
+
+    names = [f"Form soak {i:03d} — ✓" for i in range(N)]
+    with faulty.client(
+        timeout=TIMEOUT_S,
+        max_attempts=10,
+        deadline_s=30,
+        rate_limit_per_s=None,
+        _sleep=lambda s: time.sleep(s / 20),
+    ) as client:
+        form = DataSourceForm(client)
+        form.mode_toggle.value = "bulk"
+        form.reuse_checkbox.value = True  # a second press must adopt, never duplicate
+        form.bulk.names_input.value = "\n".join(names)
+        presses = 0
+        while form.bulk.names_input.value.strip() and presses < 3:
+            form.bulk.create_all_button.click()  # strict_callbacks: anything raised fails here
+            presses += 1
+        listed = DataSourceTable.from_api(client)
+
+    assert form.bulk.names_input.value.strip() == "", form.status.value  # every line done
+    assert "✔" in form.status.value
+    on_server = Counter(source["name"] for source in faulty.sources())
+    assert on_server == Counter(names)  # every name exactly once
+    server = _server_frame(faulty)
+    assert _canonical(form.table).equals(server)  # the table under the form is the server's
+    assert _canonical(listed).equals(server)
+    fired = sum(fault.fired for fault in faulty.faults)
+    with capsys.disabled():
+        print(f"\nform soak: {N} names in {presses} press(es), {fired} faults survived")
+    assert 0.2 < fired / len(faulty.requests) < 0.4  # the faults really bit
