@@ -1,4 +1,4 @@
-"""Fault soak: 300 creates (and 300 more through the form's bulk mode) against a sandbox where about 30% of requests go wrong on purpose.
+"""Fault soak: 300 creates against a sandbox where about 30% of requests go wrong on purpose.
 
 Every kind of fault the client must survive is scripted with a seeded probability: 429 with
 and without ``Retry-After``, 500/502/504 before and after the store commits, connection resets
@@ -6,7 +6,8 @@ before and after commit, and answers held back longer than the client's timeout 
 then commits after the client gave up). Half the names go through a sequential loop of
 ``create``, half through ``create_many``. At the end every name must exist on the server
 exactly once, the table built from what the client returned must equal the server's list, and
-no exception may have escaped. Retry waits are shortened (``_sleep`` scaled down); the
+no exception may have escaped. A second soak sends 300 more through the form's bulk mode, as a
+user would. Retry waits are shortened (``_sleep`` scaled down); the
 ``Retry-After`` waits are short for real.
 """
 
