@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import DataSource
 from .progress import ProgressBar, auto_progress
-from .transport import may_have_acted
+from .retries import may_have_acted
 from .validation import name_problem
 
 if TYPE_CHECKING:

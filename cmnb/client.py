@@ -6,7 +6,7 @@
         ds = client.data_sources.create("In-house billing")
 
 Input is checked before anything is sent; every call has a timeout, a deadline and bounded
-retries (see :mod:`cmnb.transport`); a create is never duplicated by a retry.
+retries (see :mod:`cmnb.retries`); a create is never duplicated by a retry.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The wire: one ``requests.Session`` per client, auth, pacing, timeouts, retries, logging.
 
 Every request goes through :meth:`Transport.request`, which paces it, sends it with a timeout,
-and retries it by the rules in :data:`RETRY_RULES` (the only place those rules live) within a
-bounded number of attempts and a total deadline. It returns the final HTTP answer as a
+and retries it by the rules of :mod:`cmnb.retries` (the only place those rules live) within
+a bounded number of attempts and a total deadline. It returns the final HTTP answer as a
 :class:`Reply`; turning an error status into an exception is the caller's choice
 (:meth:`Reply.error`). It raises :class:`~cmnb.errors.TransportError` when there is no answer.
 
@@ -12,11 +12,8 @@ Log records go to the ``cmnb`` logger at DEBUG; the ``Authorization`` header is 
 from __future__ import annotations
 
 import base64
-import email.utils
-import enum
 import json as jsonlib
 import logging
-import math
 import os
 import random as randomlib
 import time
@@ -27,182 +24,29 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError
 
 from . import __version__
 from .errors import APIError, ConfigError, TransportError, error_from_response
 from .pacing import Pacer
+from .retries import (
+    Decision,
+    Failure,
+    backoff_s,
+    classify_failure,
+    describe_failure,
+    may_have_acted,
+    retry_after_of,
+    retry_decision,
+)
 from .secret import Secret
 
-__all__ = [
-    "RETRY_RULES",
-    "Decision",
-    "Failure",
-    "Reply",
-    "Transport",
-    "classify_failure",
-    "may_have_acted",
-    "parse_retry_after",
-    "retry_decision",
-]
+__all__ = ["Reply", "Transport"]
 
 logger = logging.getLogger("cmnb")
 
 POOL_MAXSIZE = 20  # bulk creates run up to 20 threads on one client; ChartMogul allows 20
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
 REDACTED_AUTH = "Basic ********"
 USER_AGENT = f"cmnb/{__version__} python-requests/{requests.__version__}"
-
-
-class Failure(enum.Enum):
-    """How a request failed when no HTTP answer came back."""
-
-    NOT_SENT = "not sent"  # connection refused, DNS failure, connect timeout
-    MAYBE_SENT = "maybe sent"  # read timeout or connection reset after the request went out
-    FATAL = "fatal"  # TLS failure, invalid URL: trying again cannot help
-
-
-class Decision(enum.Enum):
-    """What to do after a failed attempt."""
-
-    STOP = "stop"
-    RETRY = "retry"  # the server did not act on the request, or acting twice is harmless
-    RETRY_AMBIGUOUS = "retry, ambiguous"  # the server may already have acted
-
-
-#: Retry rules: outcome → (decision for GET/DELETE, decision for POST). Outcomes not listed
-#: (4xx other than 429, 3xx, Failure.FATAL) are never retried; "5xx" stands for the others.
-RETRY_RULES: Mapping[Failure | int | str, tuple[Decision, Decision]] = {
-    Failure.NOT_SENT: (Decision.RETRY, Decision.RETRY),
-    Failure.MAYBE_SENT: (Decision.RETRY, Decision.RETRY_AMBIGUOUS),
-    429: (Decision.RETRY, Decision.RETRY),
-    503: (Decision.RETRY, Decision.RETRY),
-    500: (Decision.RETRY, Decision.RETRY_AMBIGUOUS),
-    502: (Decision.RETRY, Decision.RETRY_AMBIGUOUS),
-    504: (Decision.RETRY, Decision.RETRY_AMBIGUOUS),
-    "5xx": (Decision.RETRY, Decision.STOP),
-}
-
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-
-def retry_decision(method: str, outcome: Failure | int) -> Decision:
-    """Whether a request that ended with ``outcome`` (a :class:`Failure` or a status) is retried.
-
-    Why POST is special: ChartMogul has no idempotency keys, so sending a create twice can make
-    two sources. GET and DELETE can be repeated without harm (a repeated DELETE that answers 404
-    is handled by the client), so they retry on every transient failure. POST is retried freely
-    only when the server certainly did not act: 429 (rate limit) and 503 (more than 20
-    connections) are refusals, and a failure before the request was sent (connection refused,
-    DNS, connect timeout) never reached it. After an *ambiguous* failure — a read timeout or
-    reset after sending, or 500/502/504 — the first attempt may have created the source; the
-    retry is still made (:data:`Decision.RETRY_AMBIGUOUS`) because names are unique: if it
-    answers "name already taken", the client looks the name up and returns the source the
-    first attempt created. Nothing is duplicated and nothing is lost.
-    """
-    key: Failure | int | str = outcome
-    if isinstance(outcome, int) and outcome >= 500 and outcome not in RETRY_RULES:
-        key = "5xx"
-    rule = RETRY_RULES.get(key)
-    if rule is None:
-        return Decision.STOP
-    return rule[0] if method.upper() in _IDEMPOTENT else rule[1]
-
-
-def may_have_acted(outcome: Failure | int) -> bool:
-    """True if the server may have acted on a request that ended this way (any method).
-
-    These are exactly the outcomes POST retries as :data:`Decision.RETRY_AMBIGUOUS`; the
-    client uses this to recognise "name taken" or "404" answers caused by its own lost attempt.
-    """
-    return retry_decision("POST", outcome) is Decision.RETRY_AMBIGUOUS
-
-
-def classify_failure(exc: requests.RequestException) -> Failure:
-    """Whether a request that raised ``exc`` certainly did not reach the server."""
-    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.InvalidURL)):
-        return Failure.FATAL
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or _failed_to_connect(exc):
-        return Failure.NOT_SENT
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ),
-    ):
-        return Failure.MAYBE_SENT
-    return Failure.FATAL
-
-
-def _failed_to_connect(exc: BaseException) -> bool:
-    """True if urllib3 gave up while connecting (NewConnectionError, DNS, connect timeout)."""
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        item = todo.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ConnectTimeoutError):  # NewConnectionError is a subclass
-            return True
-        todo.extend(item.args)
-        todo.extend((getattr(item, "reason", None), item.__cause__, item.__context__))
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    """The innermost useful reason of a requests/urllib3 failure, in one short line."""
-    reason: BaseException = exc
-    for _ in range(5):
-        inner = getattr(reason, "reason", None)
-        if not isinstance(inner, BaseException):
-            # ProtocolError("Connection aborted.", ConnectionResetError(...)) nests in args
-            nested = [arg for arg in reason.args if isinstance(arg, BaseException)]
-            inner = nested[-1] if nested else None
-        if inner is None:
-            break
-        reason = inner
-    # urllib3 prefixes NewConnectionError with the connection object's repr; keep the words.
-    message = getattr(reason, "_message", None)
-    text = (message if isinstance(message, str) else str(reason)).strip()
-    text = text or type(reason).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds, or an HTTP date), or ``None``.
-
-    ``now`` is the current time as a Unix timestamp, used for the HTTP-date form. A date in
-    the past gives 0; an unparseable value gives ``None`` (the normal backoff then applies).
-    """
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _server_now(headers: Mapping[str, str]) -> float:
-    # An HTTP-date Retry-After is measured against the server's own Date header when there is
-    # one, so a skewed local clock cannot turn a 2-second wait into minutes (or into none).
-    try:
-        server_now: float = email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return time.time()
-    return server_now
 
 
 @dataclass(frozen=True)
@@ -335,7 +179,7 @@ class Transport:
         )
         self.session = requests.Session()
         # max_retries=0: urllib3 must not retry on its own, or a POST could be sent twice
-        # behind the back of RETRY_RULES.
+        # behind the back of the retry rules.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=POOL_MAXSIZE, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -356,13 +200,8 @@ class Transport:
         return headers
 
     def backoff_s(self, retry_number: int) -> float:
-        """The wait before retry ``retry_number`` (1, 2, …): exponential, capped, with jitter.
-
-        Half the wait is fixed and half is random ("equal jitter"), so many clients that failed
-        together do not all come back in the same instant.
-        """
-        full: float = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (retry_number - 1))
-        return full * (0.5 + 0.5 * self._random())
+        """The wait before retry ``retry_number`` (1, 2, …); see :func:`cmnb.retries.backoff_s`."""
+        return backoff_s(retry_number, self._random())
 
     def request(
         self,
@@ -372,7 +211,7 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> Reply:
-        """Send one call, retrying by :data:`RETRY_RULES`; return the final HTTP answer.
+        """Send one call, retrying by the :mod:`~cmnb.retries` rules; return the final HTTP answer.
 
         An error status is returned, not raised (see :meth:`Reply.error`). A ``Retry-After``
         longer than the time left before the deadline ends the call at once with that answer.
@@ -428,13 +267,15 @@ class Transport:
                 outcome: Failure | int = kind
                 maybe_sent = after_ambiguous or kind is Failure.MAYBE_SENT
                 failure = TransportError(
-                    f"{method} {url}: {_describe(exc)}"
+                    f"{method} {url}: {describe_failure(exc)}"
                     + (" (the request may have reached the server)" if maybe_sent else ""),
                     method=method,
                     path=wire_path,
                     maybe_sent=maybe_sent,
                 )
-                logger.debug("%s %s failed (%s): %s", method, url, kind.value, _describe(exc))
+                logger.debug(
+                    "%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc)
+                )
             else:
                 reply = Reply(
                     method=method,
@@ -442,9 +283,7 @@ class Transport:
                     status=response.status_code,
                     body=response.content,
                     headers=response.headers,
-                    retry_after_s=parse_retry_after(
-                        response.headers.get("Retry-After"), now=_server_now(response.headers)
-                    ),
+                    retry_after_s=retry_after_of(response.headers),
                     attempts=attempt,
                     after_ambiguous=after_ambiguous,
                 )

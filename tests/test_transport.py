@@ -25,17 +25,16 @@ from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnection
 
 from cmnb.errors import TransportError
 from cmnb.pacing import MARGIN_S
-from cmnb.secret import Secret
-from cmnb.transport import (
-    POOL_MAXSIZE,
+from cmnb.retries import (
     Decision,
     Failure,
-    Transport,
     classify_failure,
     may_have_acted,
     parse_retry_after,
     retry_decision,
 )
+from cmnb.secret import Secret
+from cmnb.transport import POOL_MAXSIZE, Transport
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"
