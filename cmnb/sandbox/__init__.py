@@ -7,9 +7,9 @@
         sb.faults.add("create", status=500, after_commit=True)
 
 Modules: ``store`` (state and the server's validation rules), ``server`` (HTTP/1.1 on the
-loopback, auth, routing), ``limits`` (429 and 503), ``log`` (the redacted request log),
-``faults`` (scripted failures), ``sandbox`` (:class:`Sandbox` and :func:`serve`). Standard
-library only; importing this package never imports the cmnb client.
+loopback, auth, routing), ``tls`` (HTTPS), ``limits`` (429 and 503), ``log`` (the redacted
+request log), ``faults`` (scripted failures), ``sandbox`` (:class:`Sandbox` and :func:`serve`).
+Standard library only; importing this package never imports the cmnb client.
 """
 
 from __future__ import annotations

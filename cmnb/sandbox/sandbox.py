@@ -18,6 +18,7 @@ from .limits import ConnectionGate, RateLimiter
 from .log import LoggedRequest, RequestLog
 from .server import App, SandboxHTTPServer
 from .store import Store
+from .tls import check_server_context
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -65,7 +66,7 @@ class Sandbox:
         ssl_context: ssl.SSLContext | None = None,
         _clock: Callable[[], float] | None = None,
     ) -> None:
-        _check_ssl_context(ssl_context)
+        check_server_context(ssl_context)
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise ValueError("api_key must be a non-empty str (or None to generate one)")
         self._api_key = api_key or _new_key(seed)
@@ -198,18 +199,6 @@ class Sandbox:
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
         return f"<Sandbox {where}, {len(self._app.store)} sources>"
-
-
-def _check_ssl_context(context: object) -> None:
-    if context is None:
-        return
-    if not isinstance(context, ssl.SSLContext):
-        raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(context).__name__}")
-    if context.protocol == ssl.PROTOCOL_TLS_CLIENT:
-        raise ValueError(
-            "ssl_context is a client-side context; the sandbox needs a server-side one: "
-            "ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER) with load_cert_chain(cert, key)"
-        )
 
 
 def serve(

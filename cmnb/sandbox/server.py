@@ -1,11 +1,10 @@
 """The sandbox's HTTP/1.1 server: ChartMogul's Data Sources API on the wire, stdlib only.
 
 One thread per connection (``ThreadingHTTPServer``), keep-alive on and Nagle off. With an
-``ssl_context`` the server speaks HTTPS: the TLS handshake runs in the connection's own thread,
-never in the accept loop, so one slow or broken client cannot hold up the others. Each request
-goes: connection gate (503) → body → latency → Basic auth (401) → rate limit (429) → route →
-scripted fault (before commit) → the store → scripted fault (after commit) → answer. Every
-request is recorded in the :class:`RequestLog` with the key redacted (see :mod:`.log`).
+``ssl_context`` the server speaks HTTPS (see :mod:`.tls`). Each request goes: connection gate
+(503) → body → latency → Basic auth (401) → rate limit (429) → route → scripted fault (before
+commit) → the store → scripted fault (after commit) → answer. Every request is recorded in the
+:class:`RequestLog` with the key redacted (see :mod:`.log`).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import tls
 from .faults import RATE_LIMIT_MESSAGE, Fault, Faults
 from .limits import ConnectionGate, RateLimiter
 from .log import RequestLog
@@ -37,8 +37,6 @@ __all__ = ["App", "SandboxHTTPServer"]
 _MAX_BODY = 1 << 20
 _UUID_PATH = re.compile(r"^/v1/data_sources/([^/]+)$")
 _TRUE = ("true", "1")
-_HANDSHAKE_TIMEOUT_S = 10.0
-_TLS_RECORD_HANDSHAKE = 0x16  # the first byte a TLS client sends
 
 
 def _json(value: Any) -> bytes:
@@ -100,36 +98,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         if self.ssl_context is None:
             super().finish_request(request, client_address)
             return
-        tls = self._handshake(request, self.ssl_context)
-        if tls is None:
+        wrapped = tls.wrap(request, self.ssl_context, self._open_lock, self._open)
+        if wrapped is None:
             return
         try:
-            super().finish_request(tls, client_address)
+            if tls.handshake(wrapped):
+                super().finish_request(wrapped, client_address)
         finally:
-            self.shutdown_request(tls)
-
-    def _handshake(self, raw: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket | None:
-        """The TLS socket over ``raw``, or None (answered or dropped) for a non-TLS client."""
-        raw.settimeout(_HANDSHAKE_TIMEOUT_S)  # a client that never speaks frees its thread
-        try:
-            first = raw.recv(1, socket.MSG_PEEK)
-            if first and first[0] != _TLS_RECORD_HANDSHAKE:
-                _refuse_plain_http(raw)
-                return None
-            with self._open_lock:  # close_all must see the socket that owns the descriptor
-                tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-                self._open.discard(raw)
-                self._open.add(tls)
-        except OSError:
-            return None
-        try:
-            tls.do_handshake()
-        except OSError:  # ssl.SSLError included: a client that distrusts the certificate
-            logging.getLogger("cmnb.sandbox").debug("TLS handshake failed", exc_info=True)
-            self.shutdown_request(tls)
-            return None
-        tls.settimeout(None)  # the handler sets its own idle timeout
-        return tls
+            self.shutdown_request(wrapped)
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:
@@ -149,20 +125,6 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up are normal here; never print tracebacks to stderr.
         logging.getLogger("cmnb.sandbox").debug("sandbox connection error", exc_info=True)
-
-
-def _refuse_plain_http(raw: socket.socket) -> None:
-    """Answer a plain-HTTP request sent to the HTTPS port with a 400 that says so, and close."""
-    body = _json(_code_body(400, "This sandbox speaks HTTPS: use an https:// URL"))
-    with contextlib.suppress(OSError):
-        raw.settimeout(0.2)
-        raw.recv(65536)  # read the request, or closing with unread data resets the answer
-    with contextlib.suppress(OSError):
-        raw.sendall(
-            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
-            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-            + body
-        )
 
 
 class _Handler(BaseHTTPRequestHandler):
