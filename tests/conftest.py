@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import responses
+from fakes import FakeTime
+from responses import registries
 
 CANARY = "cmnb_canary_9f2c7e41d0b84a6f"
 
@@ -41,3 +45,18 @@ def strict_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
         return value
 
     monkeypatch.setattr(CallbackDispatcher, "__call__", dispatch)
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    """Fake time for ``_clock``/``_sleep`` hooks (see tests/fakes.py)."""
+    return FakeTime()
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """``responses`` in strict order: every stated request must come, and nothing else."""
+    with responses.RequestsMock(
+        assert_all_requests_are_fired=True, registry=registries.OrderedRegistry
+    ) as mock:
+        yield mock

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 import responses
-from responses import matchers, registries
+from fakes import FakeTime
+from responses import matchers
 
 import cmnb
 from cmnb.client import DryRun
@@ -51,32 +52,6 @@ SEED = {
 SEED_BODY = {"name": "In-house billing"}
 TAKEN = {"errors": {"name": "Has already been taken."}}
 BY_NAME = [matchers.query_param_matcher({"name": "In-house billing"})]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(
-        assert_all_requests_are_fired=True, registry=registries.OrderedRegistry
-    ) as mock:
-        yield mock
 
 
 @pytest.fixture

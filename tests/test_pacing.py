@@ -5,31 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from fakes import FakeTime
 
 from cmnb.errors import ConfigError
 from cmnb.pacing import MARGIN_S, Pacer
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps; thread-safe."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def max_in_any_window(starts: list[float], window_s: float = 1.0) -> int:

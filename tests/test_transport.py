@@ -10,7 +10,6 @@ import base64
 import logging
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +18,9 @@ from typing import Any, ClassVar
 import pytest
 import requests
 import responses
+from fakes import FakeTime
 from requests.adapters import HTTPAdapter
-from responses import matchers, registries
+from responses import matchers
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 
 from cmnb.errors import TransportError
@@ -38,32 +38,6 @@ from cmnb.transport import POOL_MAXSIZE, Transport
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(
-        assert_all_requests_are_fired=True, registry=registries.OrderedRegistry
-    ) as mock:
-        yield mock
 
 
 def make(canary: str, fake: FakeTime, *, jitter: float = 0.0, **options: Any) -> Transport:
