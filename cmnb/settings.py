@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,32 +36,47 @@ DEFAULT_BASE_URL = "https://api.chartmogul.com/v1"
 def read_dotenv(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Parse a ``.env`` file (default: ``./.env``) into a dict; a missing file gives ``{}``.
 
-    Understands ``KEY=value``, ``export KEY=value``, single or double quotes, blank lines and
-    ``#`` comments. It never changes ``os.environ``.
+    Understands ``KEY=value``, ``export KEY=value``, single or double quotes (a ``#`` inside
+    quotes is kept), a ``# comment`` after a value or a closing quote, blank lines, ``#``
+    comment lines and a UTF-8 byte-order mark. It never changes ``os.environ``. Raises
+    :class:`ConfigError` when the file exists but cannot be read.
     """
     file = Path(path) if path is not None else Path.cwd() / ".env"
     try:
-        text = file.read_text(encoding="utf-8")
+        # utf-8-sig: editors on Windows start the file with a byte-order mark.
+        text = file.read_text(encoding="utf-8-sig")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return {}
     except OSError as exc:
         raise ConfigError(f"Could not read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Could not read {file}: it is not UTF-8 text.") from None
     values: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        key = key.strip()
-        if key.startswith("export "):
-            key = key[len("export ") :].strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value[: value.index(" #")].rstrip()
-        values[key] = value
+        key = _EXPORT.sub("", key.strip()).strip()
+        values[key] = _dotenv_value(value.strip())
     return values
+
+
+_EXPORT = re.compile(r"^export\s+")
+_COMMENT = re.compile(r"\s#")
+
+
+def _dotenv_value(value: str) -> str:
+    """The value of one ``.env`` line: unquoted, with any trailing ``# comment`` dropped."""
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        if end > 0 and (not value[end + 1 :].strip() or value[end + 1 :].lstrip()[0] == "#"):
+            return value[1:end]
+        return value  # an unclosed quote: keep the text as written
+    if value.startswith("#"):
+        return ""
+    comment = _COMMENT.search(value)
+    return value[: comment.start()].rstrip() if comment else value
 
 
 def _lookup(name: str) -> str | None:

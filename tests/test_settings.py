@@ -65,6 +65,10 @@ def test_blank_argument_and_env_fall_through_to_dotenv(monkeypatch: pytest.Monke
         'CHARTMOGUL_API_KEY="abc123"',
         "CHARTMOGUL_API_KEY='abc123'",
         "  CHARTMOGUL_API_KEY = abc123  # my key",
+        'CHARTMOGUL_API_KEY="abc123" # my key',
+        "CHARTMOGUL_API_KEY='abc123'\t# my key",
+        "CHARTMOGUL_API_KEY=abc123\t# my key",
+        "export\tCHARTMOGUL_API_KEY=abc123",
     ],
 )
 def test_dotenv_line_forms(line: str) -> None:
@@ -76,6 +80,19 @@ def test_dotenv_line_forms(line: str) -> None:
 def test_read_dotenv_keeps_quoted_hash_and_ignores_junk() -> None:
     write_dotenv('A="x # not a comment"\nno equals sign here\n#B=2\n')
     assert read_dotenv() == {"A": "x # not a comment"}
+
+
+def test_dotenv_with_a_byte_order_mark() -> None:
+    # Notepad on Windows saves "UTF-8" with a BOM; the first key must still be found.
+    Path(".env").write_bytes(b"\xef\xbb\xbfCHARTMOGUL_API_KEY=abc123\r\n")
+    key = resolve_api_key()
+    assert key is not None and key.reveal() == "abc123"
+
+
+def test_dotenv_that_is_not_utf8_is_a_config_error() -> None:
+    Path(".env").write_bytes(b"CHARTMOGUL_API_KEY=\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        resolve_api_key()
 
 
 def test_missing_dotenv_is_empty(tmp_path: Path) -> None:
