@@ -31,6 +31,7 @@ backoff from :data:`BACKOFF_BASE_S` capped at :data:`BACKOFF_CAP_S`, with jitter
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import enum
 import math
@@ -191,11 +192,10 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        when = _http_date(text)
+        if when is None:
             return None
-        seconds = when.timestamp() - now
+        seconds = when - now
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
@@ -209,8 +209,17 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
 def _server_now(headers: Mapping[str, str]) -> float:
     # An HTTP-date Retry-After is measured against the server's own Date header when there is
     # one, so a skewed local clock cannot turn a 2-second wait into minutes (or into none).
+    server_now = _http_date(headers.get("Date", ""))
+    return time.time() if server_now is None else server_now
+
+
+def _http_date(text: str) -> float | None:
+    """An HTTP date as a Unix timestamp, or ``None``. HTTP dates are always GMT: the asctime
+    form (``Sun Nov  6 08:49:37 1994``) carries no zone and must not be read as local time."""
     try:
-        server_now: float = email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp()
+        when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return time.time()
-    return server_now
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()

@@ -10,6 +10,7 @@ import base64
 import logging
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,6 +138,28 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=NOW.timestamp()) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wed May  1 12:00:07 2024",  # asctime: no zone written, GMT by definition
+        "Wednesday, 01-May-24 12:00:07 GMT",  # RFC 850
+        "Wed, 01 May 2024 12:00:07 GMT",
+    ],
+)
+def test_retry_after_http_date_forms_are_gmt_whatever_the_local_zone(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HTTP accepts three date forms; the asctime one carries no zone and must not be read as
+    # local time (in New York that turned a 7-second wait into 4 hours).
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_retry_after(value, now=NOW.timestamp()) == 7.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 # --- session, auth, timeout --------------------------------------------------------------
