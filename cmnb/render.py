@@ -16,6 +16,7 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
+    "MAX_CELL_CHARS",
     "OUTCOMES_UUID",
     "TABLE_UUID",
     "count_note",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ROWS = 20
+#: Longer cell text is cut in the HTML (the whole text is the cell's tooltip): one long name
+#: must not push the columns after it out of view. The DataFrame itself keeps every character.
+MAX_CELL_CHARS = 60
 TABLE_UUID = "cmnb-sources"
 OUTCOMES_UUID = "cmnb-outcomes"
 
@@ -51,20 +55,22 @@ def _format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def format_cell(value: Any) -> str:
-    """Display text of one cell: ``""`` for missing, UTC timestamps to the second, else ``str``.
+def format_cell(value: Any, max_chars: int | None = MAX_CELL_CHARS) -> str:
+    """HTML of one cell: ``""`` for missing, UTC timestamps to the second, else escaped ``str``.
 
-    Strings come in already escaped by ``Styler.format(escape="html")``; anything else (dicts or
-    lists kept from unknown server keys, numbers, booleans) is escaped here, so every cell is
-    escaped exactly once.
+    Every value (strings, dicts or lists kept from unknown server keys, numbers, booleans) is
+    escaped here, exactly once. Text longer than ``max_chars`` (``None``: no limit) is cut with
+    an ellipsis inside a ``<span>`` whose ``title`` holds the whole text.
     """
-    if isinstance(value, str):
-        return value
     if _is_missing(value):
         return ""
     if isinstance(value, datetime):
         return _format_time(value)
-    return html.escape(str(value), quote=True)
+    text = value if isinstance(value, str) else str(value)
+    if max_chars is None or len(text) <= max_chars:
+        return html.escape(text, quote=True)
+    shown = html.escape(text[: max_chars - 1], quote=True)
+    return f'<span title="{html.escape(text, quote=True)}">{shown}…</span>'
 
 
 def newest_first(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,16 +112,22 @@ def sources_html(
     return f'<div class="cmnb-sources">{_table_html(rows, table_uuid)}{note}</div>'
 
 
-def _table_html(rows: pd.DataFrame, table_uuid: str) -> str:
-    """Every cell and header escaped exactly once (see :func:`format_cell`), no index."""
+def _table_html(rows: pd.DataFrame, table_uuid: str, *, uncut: tuple[str, ...] = ()) -> str:
+    """Every cell and header escaped exactly once (see :func:`format_cell`), no index.
+
+    Cells of the ``uncut`` columns are never shortened.
+    """
     styler = (
         rows.style.set_uuid(table_uuid)
         .set_table_attributes('class="cmnb-table"')
         .set_table_styles(_TABLE_STYLES)  # type: ignore[arg-type]  # stubs want CSSDicts
-        .format(format_cell, escape="html", na_rep="")
+        .format(format_cell)
         .format_index(escape="html", axis=1)
         .hide(axis="index")
     )
+    whole = [column for column in uncut if column in rows.columns]
+    if whole:
+        styler = styler.format(lambda value: format_cell(value, None), subset=whole)
     html_text: str = styler.to_html()
     return html_text
 
@@ -148,7 +160,8 @@ def outcomes_html(
         fine = frame["outcome"].isin(["created", "existing"])
         rows = pd.concat([frame[~fine], frame[fine]])
     rows = rows.head(max_rows).reset_index(drop=True)
-    return f'<div class="cmnb-outcomes">{_table_html(rows, table_uuid)}{note}</div>'
+    table = _table_html(rows, table_uuid, uncut=("error",))  # the reason is the point of a row
+    return f'<div class="cmnb-outcomes">{table}{note}</div>'
 
 
 def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:

@@ -139,3 +139,29 @@ def test_text_listing() -> None:
 def test_max_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_rows"):
         render.sources_html(DataSourceTable().df, max_rows=0)
+
+
+def test_a_long_name_is_cut_in_the_html_with_the_full_text_on_hover() -> None:
+    long_name = "<b>" + "x" * 200 + " & tail"
+    frame = DataSourceTable([source(1, long_name), source(2)]).df
+    html = render.sources_html(frame)
+    # the cell shows the first characters and an ellipsis, so the columns after it stay in view
+    shown = "&lt;b&gt;" + "x" * (render.MAX_CELL_CHARS - 4) + "…"
+    assert f">{shown}</span>" in html
+    # the whole name, escaped once, is the cell's tooltip
+    assert f'title="&lt;b&gt;{"x" * 200} &amp; tail"' in html
+    assert "<b>" not in html and "&amp;lt;" not in html
+    assert "Source 2</td>" in html  # short names are untouched
+    # the DataFrame and the plain-text listing keep the full name
+    assert frame["name"].iloc[0] == long_name
+    assert repr(long_name) in render.sources_text(frame)
+
+
+def test_outcome_errors_are_never_cut() -> None:
+    error = "A data source named “x” already exists. " * 5
+    frame = pd.DataFrame(
+        {"name": ["y" * 100], "outcome": ["failed"], "uuid": [None], "error": [error]}
+    )
+    html = render.outcomes_html(frame)
+    assert html.count(error.strip()) == 1
+    assert f">{'y' * (render.MAX_CELL_CHARS - 1)}…</span>" in html  # names are cut as usual
