@@ -287,11 +287,12 @@ class DataSourceForm:
 
     @_never_raises
     def _on_go_live(self, button: Any = None) -> None:
+        pasted = self.key_input.value
+        # The key must never stay in widget state (it would be saved with the notebook), not
+        # even when this click is refused.
+        self.key_input.value = ""
         if self._busy:
             return
-        pasted = self.key_input.value
-        # The key must never stay in widget state (it would be saved with the notebook).
-        self.key_input.value = ""
         if not pasted.strip():
             self._set_status("info", "Paste an API key first.")
             return

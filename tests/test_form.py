@@ -467,6 +467,17 @@ def test_go_live_with_a_rejected_key_stays_in_sandbox(form: DataSourceForm, cana
     assert not form.go_live_button.disabled
 
 
+def test_a_key_pasted_while_a_request_runs_is_cleared_too(
+    form: DataSourceForm, canary: str
+) -> None:
+    form._busy = True  # a create is in flight; a Go LIVE click queued meanwhile arrives now
+    form.key_input.value = canary
+    form.go_live_button.click()
+    assert form.key_input.value == ""  # never left in widget state, even when ignored
+    assert canary not in all_state(form)
+    assert form.mode == "SANDBOX"
+
+
 def test_go_live_without_a_key(form: DataSourceForm) -> None:
     form.key_input.value = "   "
     form.go_live_button.click()
