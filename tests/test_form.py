@@ -525,3 +525,16 @@ def test_form_shares_a_given_table(sb: cmnb.Sandbox) -> None:
     assert "Old" in form.table_view.value
     create(form, "New")
     assert [s.name for s in table] == ["Old", "New"]
+
+
+def test_a_long_table_under_the_form_shows_the_newest_and_says_how_many(
+    sb: cmnb.Sandbox,
+) -> None:
+    form = DataSourceForm(sb.client(), max_rows=3)
+    for n in range(1, 6):
+        create(form, f"Source {n}")
+    shown = text_of(form.table_view)
+    assert "showing 3 of 5 data sources (newest first)" in shown
+    assert [f"Source {n}" in shown for n in range(1, 6)] == [False, False, True, True, True]
+    assert shown.index("Source 5") < shown.index("Source 3")
+    assert len(form.table.df) == 5  # the DataFrame holds every source, in the order created
