@@ -16,6 +16,7 @@ import json as jsonlib
 import logging
 import os
 import random as randomlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,7 +45,11 @@ __all__ = ["Reply", "Transport"]
 
 logger = logging.getLogger("cmnb")
 
-POOL_MAXSIZE = 20  # bulk creates run up to 20 threads on one client; ChartMogul allows 20
+#: ChartMogul refuses more than 20 parallel connections per account (503). A client never has
+#: more than this many requests in flight, however many threads share it: a thread over the
+#: limit waits (within its call's deadline) for another's request to finish.
+MAX_CONNECTIONS = 20
+POOL_MAXSIZE = MAX_CONNECTIONS
 REDACTED_AUTH = "Basic ********"
 USER_AGENT = f"cmnb/{__version__} python-requests/{requests.__version__}"
 
@@ -177,6 +182,9 @@ class Transport:
             if rate_limit_per_s is not None
             else None
         )
+        # urllib3's pool (block=False) opens an extra connection for every thread beyond its
+        # size: without this gate, 30 threads sharing a client made 30 parallel connections.
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.session = requests.Session()
         # max_retries=0: urllib3 must not retry on its own, or a POST could be sent twice
         # behind the back of the retry rules.
@@ -227,76 +235,76 @@ class Transport:
         failure: TransportError | None = None
         while True:
             attempt += 1
-            if self.pacer is not None:
-                self.pacer.acquire()
-            remaining = deadline - self._clock()
-            if remaining <= 0:  # the pacer's wait used up the rest of the deadline
-                late = TransportError(
-                    f"{method} {url}: the {self.deadline_s:g} s deadline passed before "
-                    "the request could be sent",
-                    method=method,
-                    path=wire_path,
-                    maybe_sent=after_ambiguous,
-                )
+            late = self._too_late(method, url, wire_path, maybe_sent=after_ambiguous)
+            # The slot comes before the pacer, so a request starts when the pacer says it may.
+            if not self._slots.acquire(timeout=max(0.0, deadline - self._clock())):
                 return self._give_up(reply, failure or late, "")
-            timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
-            logger.debug(
-                "%s %s attempt %d/%d params=%s json=%s headers=%s",
-                method,
-                url,
-                attempt,
-                self.max_attempts,
-                dict(params or {}),
-                json,
-                self.redacted_headers(with_body=json is not None),
-            )
-            sent_at = self._clock()
-            reply, failure = None, None
             try:
-                response = self.session.request(
+                if self.pacer is not None:
+                    self.pacer.acquire()
+                remaining = deadline - self._clock()
+                if remaining <= 0:  # the pacer's wait used up the rest of the deadline
+                    return self._give_up(reply, failure or late, "")
+                timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
+                logger.debug(
+                    "%s %s attempt %d/%d params=%s json=%s headers=%s",
                     method,
                     url,
-                    params=params,
-                    json=json,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    verify=self.verify,
+                    attempt,
+                    self.max_attempts,
+                    dict(params or {}),
+                    json,
+                    self.redacted_headers(with_body=json is not None),
                 )
-            except requests.RequestException as exc:
-                kind = classify_failure(exc)
-                outcome: Failure | int = kind
-                maybe_sent = after_ambiguous or kind is Failure.MAYBE_SENT
-                failure = TransportError(
-                    f"{method} {url}: {describe_failure(exc)}"
-                    + (" (the request may have reached the server)" if maybe_sent else ""),
-                    method=method,
-                    path=wire_path,
-                    maybe_sent=maybe_sent,
-                )
-                logger.debug(
-                    "%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc)
-                )
-            else:
-                reply = Reply(
-                    method=method,
-                    path=wire_path,
-                    status=response.status_code,
-                    body=response.content,
-                    headers=response.headers,
-                    retry_after_s=retry_after_of(response.headers),
-                    attempts=attempt,
-                    after_ambiguous=after_ambiguous,
-                )
-                outcome = reply.status
-                logger.debug(
-                    "%s %s -> %d in %.0f ms",
-                    method,
-                    url,
-                    reply.status,
-                    (self._clock() - sent_at) * 1000,
-                )
-                if reply.status < 400:
-                    return reply
+                sent_at = self._clock()
+                reply, failure = None, None
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        timeout=timeout,
+                        allow_redirects=False,
+                        verify=self.verify,
+                    )
+                except requests.RequestException as exc:
+                    kind = classify_failure(exc)
+                    outcome: Failure | int = kind
+                    maybe_sent = after_ambiguous or kind is Failure.MAYBE_SENT
+                    failure = TransportError(
+                        f"{method} {url}: {describe_failure(exc)}"
+                        + (" (the request may have reached the server)" if maybe_sent else ""),
+                        method=method,
+                        path=wire_path,
+                        maybe_sent=maybe_sent,
+                    )
+                    logger.debug(
+                        "%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc)
+                    )
+                else:
+                    reply = Reply(
+                        method=method,
+                        path=wire_path,
+                        status=response.status_code,
+                        body=response.content,
+                        headers=response.headers,
+                        retry_after_s=retry_after_of(response.headers),
+                        attempts=attempt,
+                        after_ambiguous=after_ambiguous,
+                    )
+                    outcome = reply.status
+                    logger.debug(
+                        "%s %s -> %d in %.0f ms",
+                        method,
+                        url,
+                        reply.status,
+                        (self._clock() - sent_at) * 1000,
+                    )
+                    if reply.status < 400:
+                        return reply
+            finally:
+                self._slots.release()
             decision = retry_decision(method, outcome)
             if decision is Decision.STOP:
                 return self._give_up(reply, failure, "")
@@ -330,6 +338,15 @@ class Transport:
                 ", Retry-After" if server_wait is not None else "",
             )
             self._sleep(wait_s)
+
+    def _too_late(self, method: str, url: str, path: str, *, maybe_sent: bool) -> TransportError:
+        return TransportError(
+            f"{method} {url}: the {self.deadline_s:g} s deadline passed before "
+            "the request could be sent",
+            method=method,
+            path=path,
+            maybe_sent=maybe_sent,
+        )
 
     @staticmethod
     def _give_up(reply: Reply | None, failure: TransportError | None, why: str) -> Reply:

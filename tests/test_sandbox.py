@@ -409,6 +409,14 @@ def test_more_than_20_requests_in_flight_get_503(sb: Sandbox) -> None:
             sock.close()
 
 
+def test_one_cmnb_client_shared_by_30_threads_never_meets_the_connection_limit() -> None:
+    # The client side of the 20-connection rule: the sandbox would answer 503 to a 21st.
+    with Sandbox(rate_limit_per_s=None, latency_s=0.1) as box, box.client() as client:
+        with ThreadPoolExecutor(30) as pool:
+            assert all(pool.map(lambda _: client.ping(), range(60)))
+        assert [r.status for r in box.requests] == [200] * 60
+
+
 def test_latency_is_added_to_every_request() -> None:
     with Sandbox(latency_s=0.2) as box:
         started = time.monotonic()

@@ -35,7 +35,7 @@ from cmnb.retries import (
     retry_decision,
 )
 from cmnb.secret import Secret
-from cmnb.transport import POOL_MAXSIZE, Transport
+from cmnb.transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"
@@ -175,6 +175,60 @@ def test_one_pooled_session_without_urllib3_retries(canary: str, fake: FakeTime)
     assert canary not in repr(transport)
     assert canary not in repr(vars(transport))
     assert canary not in repr(vars(transport.session))
+
+
+def test_never_more_than_20_requests_in_flight_however_many_threads(
+    canary: str, fake: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ChartMogul answers 503 beyond 20 parallel connections; urllib3 alone would open one per
+    # thread. The 21st thread must wait for a slot, then go.
+    transport = make(canary, fake)
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+    go = threading.Event()
+
+    def held_request(*args: Any, **kwargs: Any) -> requests.Response:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        go.wait(10)
+        with lock:
+            in_flight[0] -= 1
+        response = requests.Response()
+        response.status_code, response._content = 200, b'{"data":"pong!"}'
+        return response
+
+    monkeypatch.setattr(transport.session, "request", held_request)
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(transport.request("GET", "/ping").status))
+        for _ in range(MAX_CONNECTIONS + 10)
+    ]
+    for thread in threads:
+        thread.start()
+    for _ in range(1000):  # until the first 20 are in (the others must be held back)
+        with lock:
+            if in_flight[0] >= MAX_CONNECTIONS:
+                break
+        threading.Event().wait(0.005)
+    threading.Event().wait(0.2)  # give a 21st request every chance to get in
+    with lock:
+        assert peak[0] == MAX_CONNECTIONS == 20
+    go.set()
+    for thread in threads:
+        thread.join(10)
+    assert statuses == [200] * (MAX_CONNECTIONS + 10)
+    assert peak[0] == MAX_CONNECTIONS
+
+
+def test_waiting_for_a_connection_slot_counts_against_the_deadline(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    transport = make(canary, fake, deadline_s=0.05)
+    for _ in range(MAX_CONNECTIONS):  # every slot taken by requests that do not finish
+        transport._slots.acquire()
+    with pytest.raises(TransportError, match="deadline passed before the request could be sent"):
+        transport.request("GET", "/ping")
+    assert len(rsps.calls) == 0
 
 
 def test_basic_auth_with_key_as_user_and_default_timeout(
