@@ -489,6 +489,36 @@ def test_state_persists_across_instances_with_the_same_path(tmp_path: Path) -> N
         session.close()
 
 
+def test_state_survives_a_crash_mid_write_and_its_leftovers_are_removed(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    writer = (
+        "from cmnb.sandbox.store import Store\n"
+        f"store = Store(path={str(state)!r})\n"
+        "i = 0\n"
+        "while True:\n"
+        "    store.create({'name': f'n{i}'}); i += 1\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if state.exists() and state.stat().st_size > 20_000:
+                break
+    finally:
+        process.kill()  # SIGKILL: no cleanup, very likely in the middle of a write
+        process.wait()
+    (tmp_path / ".sandbox.json-crashed.tmp").write_text('{"format": "cmnb-sand')
+    other = tmp_path / ".other.json-x.tmp"  # another state file's temporary is left alone
+    other.write_text("")
+    with Sandbox(path=state) as box:
+        names = [ds["name"] for ds in box.sources()]
+        assert len(names) > 10
+        assert names == [f"n{i}" for i in range(len(names))]  # whole, in order, nothing lost
+        assert box.client().data_sources.create(f"n{len(names)}").name == f"n{len(names)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json-x.tmp", "sandbox.json"]
+
+
 def test_a_file_that_is_not_sandbox_state_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "state.json"
     bad.write_text('{"hello": 1}')

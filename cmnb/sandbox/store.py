@@ -8,12 +8,14 @@ concurrent creates of one name produce exactly one source.
 
 With ``seed`` the store is deterministic: uuids and ``created_at`` are drawn from the seed and a
 fixed clock that advances by a seeded step per new source. With ``path`` every change is written
-atomically (temporary file + ``os.replace``) and the state is loaded back on the next start.
+atomically (temporary file + ``os.replace``) and the state is loaded back on the next start; a
+process killed mid-write leaves the last whole state, and its temporary file is removed then.
 """
 
 from __future__ import annotations
 
 import copy
+import glob
 import json
 import os
 import random
@@ -102,6 +104,7 @@ class Store:
         self._clock = _EPOCH
         if self._path is not None and self._path.exists():
             self._load(self._path)
+            self._remove_leftovers()
         else:
             self._apply_initial()
 
@@ -267,7 +270,9 @@ class Store:
         }
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".sandbox-", suffix=".tmp", dir=directory)
+        handle, temporary = tempfile.mkstemp(
+            prefix=self._temporary_prefix(), suffix=".tmp", dir=directory
+        )
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(state, out, ensure_ascii=False, indent=1)
@@ -277,6 +282,17 @@ class Store:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def _temporary_prefix(self) -> str:
+        assert self._path is not None
+        return f".{self._path.name}-"
+
+    def _remove_leftovers(self) -> None:
+        # A process killed while writing leaves its half-written temporary file behind; the
+        # state file itself is whole (os.replace is atomic). Only this file's temporaries go.
+        assert self._path is not None
+        for leftover in self._path.parent.glob(f"{glob.escape(self._temporary_prefix())}*.tmp"):
+            leftover.unlink(missing_ok=True)
 
     def _load(self, path: Path) -> None:
         try:
