@@ -148,10 +148,28 @@ form.create_button.click()
 HTML(form.status.value)
 """),
     md("""
+The name stays in the field. Tick **If it exists, reuse it** and press **Create** again: the
+form now finds the source that holds the name (`get_or_create`) instead of failing, and adds
+it to its table. Nothing new is created.
+"""),
+    code("""
+form.reuse_checkbox.value = True
+form.create_button.click()
+HTML(form.status.value)
+"""),
+    md("""
 ## 4. The table: everything created, as a DataFrame
 
-`form.table` collects every source created (or reused) through the form. `form.table.df` is a
-fresh pandas DataFrame with the columns `uuid, name, system, created_at, status`:
+`form.table` collects every source created (or reused) through the form. On its own in a cell
+it shows the table you see under the form: newest first (by `created_at`), at most 20 rows,
+with a *showing 20 of N* note when there are more.
+"""),
+    code("""
+form.table
+"""),
+    md("""
+`form.table.df` is a fresh pandas DataFrame of the same sources, in the order they came into
+the table, with the columns `uuid, name, system, created_at, status`:
 """),
     code("""
 form.table.df
