@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmnb import render
 from cmnb.models import DataSource
@@ -165,3 +168,40 @@ def test_outcome_errors_are_never_cut() -> None:
     html = render.outcomes_html(frame)
     assert html.count(error.strip()) == 1
     assert f">{'y' * (render.MAX_CELL_CHARS - 1)}…</span>" in html  # names are cut as usual
+
+
+class _Cells(HTMLParser):
+    """The text and the ``title`` of every ``<td>`` of a rendered table, as a browser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells: list[list[str]] = []  # [text, title]
+        self._in_td = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "td":
+            self._in_td = True
+            self.cells.append(["", ""])
+        elif self._in_td:
+            self.cells[-1][1] += dict(attrs).get("title") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._in_td = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_td:
+            self.cells[-1][0] += data
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=90))
+def test_any_name_reads_back_from_the_html_exactly(name: str) -> None:
+    html = render.sources_html(pd.DataFrame({"name": [name], "created_at": [pd.NaT]}))
+    parser = _Cells()
+    parser.feed(html)
+    [text, title], _created_at = parser.cells
+    if len(name) <= render.MAX_CELL_CHARS:
+        assert (text, title) == (name, "")
+    else:
+        assert (text, title) == (name[: render.MAX_CELL_CHARS - 1] + "…", name)
