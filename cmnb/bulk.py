@@ -11,13 +11,14 @@ Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) a
 (never sent because the run was interrupted), one :class:`BulkOutcome` per name in a
 :class:`BulkResult` (both defined in :mod:`cmnb.bulk_result`, exported here too). Ctrl-C raises
 :class:`BulkInterrupted`, a ``KeyboardInterrupt`` carrying the ``partial_result``, after the
-in-flight requests finish.
+in-flight requests finish their current attempt (they are not retried after Ctrl-C).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ from .errors import (
 from .models import DataSource
 from .progress import ProgressBar, auto_progress
 from .retries import may_have_acted
+from .transport import retries_stop_when
 from .validation import name_problem
 
 __all__ = ["BulkInterrupted", "BulkOutcome", "BulkResult", "ProgressCallback", "create_many"]
@@ -138,6 +140,7 @@ class _Run:
         self.landed: dict[int, DataSource | BaseException] = {}
         self.unsure: list[tuple[int, Exception]] = []  # failed after the server may have acted
         self.stopping = False
+        self.interrupted = threading.Event()  # set on Ctrl-C: requests in flight stop retrying
 
     def record(self, index: int, outcome: Outcome, **details: Any) -> None:
         name = self.names.get(index) or _display_name(self.items[index])
@@ -159,6 +162,7 @@ class _Run:
             self.send(pool, self.lookup(self.validate()))
             self.reconcile()
         except KeyboardInterrupt:
+            self.interrupted.set()
             self.progress = None
             self.drain(pool)
             raise BulkInterrupted(self.finish(interrupted=True)) from None
@@ -218,7 +222,8 @@ class _Run:
         self.landed.pop(index, None)  # a stale 429 from an earlier attempt is not this answer
         self.started.add(index)
         try:
-            source = self.data_sources.create(self.names[index])
+            with retries_stop_when(self.interrupted):
+                source = self.data_sources.create(self.names[index])
         except BaseException as error:
             self.landed[index] = error
             raise

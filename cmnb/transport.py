@@ -12,13 +12,15 @@ Log records go to the ``cmnb`` logger at DEBUG; the ``Authorization`` header is 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json as jsonlib
 import logging
 import os
 import random as randomlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +43,7 @@ from .retries import (
 )
 from .secret import Secret
 
-__all__ = ["Reply", "Transport"]
+__all__ = ["Reply", "Transport", "retries_stop_when"]
 
 logger = logging.getLogger("cmnb")
 
@@ -52,6 +54,24 @@ MAX_CONNECTIONS = 20
 POOL_MAXSIZE = MAX_CONNECTIONS
 REDACTED_AUTH = "Basic ********"
 USER_AGENT = f"cmnb/{__version__} python-requests/{requests.__version__}"
+
+
+_stop_retrying: ContextVar[threading.Event | None] = ContextVar("cmnb_stop_retrying", default=None)
+
+
+@contextlib.contextmanager
+def retries_stop_when(event: threading.Event) -> Iterator[None]:
+    """Inside this block, a call on this thread makes no new attempt once ``event`` is set.
+
+    Bulk runs use it on their worker threads: after Ctrl-C, a request in flight finishes its
+    current attempt and then gives up (with that attempt's answer or failure) instead of
+    retrying until the deadline.
+    """
+    token = _stop_retrying.set(event)
+    try:
+        yield
+    finally:
+        _stop_retrying.reset(token)
 
 
 @dataclass(frozen=True)
@@ -327,6 +347,8 @@ class Transport:
                     f"gave up after {attempt} attempts: the {self.deadline_s:g} s deadline "
                     "would pass before the next one",
                 )
+            if self._stopped():
+                return self._give_up(reply, failure, f"stopped after {attempt} attempts")
             if may_have_acted(outcome):
                 after_ambiguous = True
             logger.debug(
@@ -337,7 +359,21 @@ class Transport:
                 outcome.value if isinstance(outcome, Failure) else f"HTTP {outcome}",
                 ", Retry-After" if server_wait is not None else "",
             )
-            self._sleep(wait_s)
+            self._pause(wait_s)
+            if self._stopped():
+                return self._give_up(reply, failure, f"stopped after {attempt} attempts")
+
+    @staticmethod
+    def _stopped() -> bool:
+        stop = _stop_retrying.get()
+        return stop is not None and stop.is_set()
+
+    def _pause(self, seconds: float) -> None:
+        stop = _stop_retrying.get()
+        if stop is not None and self._sleep is time.sleep:
+            stop.wait(seconds)  # a real wait that ends early when the run is interrupted
+        else:
+            self._sleep(seconds)
 
     def _too_late(self, method: str, url: str, path: str, *, maybe_sent: bool) -> TransportError:
         return TransportError(

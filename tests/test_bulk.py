@@ -709,6 +709,29 @@ def test_sandbox_ctrl_c_keeps_every_created_source_in_the_record(canary: str) ->
         assert partial.counts["skipped"] >= 80
 
 
+def test_after_ctrl_c_requests_in_flight_are_not_retried(canary: str) -> None:
+    # Every create is refused with Retry-After: 5. Without the stop, each worker would sleep
+    # 5 s after Ctrl-C and send its create again: Ctrl-C would take seconds to minutes.
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client() as client:
+        sb.faults.add("create", status=503, retry_after=5, times=None)
+
+        def interrupt() -> None:
+            for _ in range(1000):
+                if len(posts(sb)) >= 4:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+                time.sleep(0.01)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(BulkInterrupted) as caught:
+            client.data_sources.create_many(["A", "B", "C", "D", "E"], concurrency=4)
+
+        partial = caught.value.partial_result
+        assert len(posts(sb)) == 4  # the first attempts only: nothing was sent again
+        assert [o.outcome for o in partial] == ["failed"] * 4 + ["skipped"]
+        assert all(getattr(o.error, "status", None) == 503 for o in partial.failed)
+
+
 def test_the_api_key_never_shows_in_a_result(canary: str) -> None:
     pytest.importorskip("pandas")
     with (

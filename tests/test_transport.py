@@ -35,7 +35,7 @@ from cmnb.retries import (
     retry_decision,
 )
 from cmnb.secret import Secret
-from cmnb.transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport
+from cmnb.transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport, retries_stop_when
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"
@@ -450,6 +450,26 @@ def test_deadline_stops_the_backoff(
         )
     assert fake.sleeps == [0.5, 1.0]
     assert "gave up after 3 attempts" in str(caught.value)
+
+
+def test_no_new_attempt_once_the_stop_event_is_set(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    stop = threading.Event()
+    transport = make(canary, fake)
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        stop.set()  # Ctrl-C arrives while the first attempt is in flight
+        return 500, {}, "boom"
+
+    rsps.add_callback(responses.GET, URL, callback=answer)
+    with retries_stop_when(stop):
+        reply = transport.request("GET", "/data_sources")
+    assert (reply.status, reply.attempts, len(rsps.calls)) == (500, 1, 1)
+    stop.clear()  # with the event clear, retries are as usual
+    rsps.get(URL, status=500)
+    rsps.get(URL, json={"data_sources": []})
+    assert transport.request("GET", "/data_sources").attempts == 2
 
 
 def test_pacing_applies_to_every_attempt(
