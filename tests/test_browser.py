@@ -222,8 +222,14 @@ def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
 
         expect(page.get_by_label("Source name")).to_be_visible()
         expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
-        # The notebook clicks Create from code: the rendered form shows the kernel's answer.
-        expect(page.get_by_text("✔ Created “Billing EU” — ds_")).to_be_visible()
+        # The notebook clicks Create from code. Its last click reuses "In-house billing": that
+        # line is on the page twice, in the cell that prints it and in the rendered form's
+        # status line (counts, not visibility: while the cells run, a line can briefly be on
+        # the page twice, and a single-element check would then fail on a strict-mode clash).
+        expect(page.get_by_text("✔ Reused existing “In-house billing” — ds_")).to_have_count(2)
+        expect(page.get_by_text("✔ Created “Billing EU” — ds_")).to_have_count(1)
+        # the table under the form, and the same table shown by the `form.table` cell
+        expect(page.get_by_text("2 data sources")).to_have_count(2)
         expect(kernel_state).to_contain_text("| Idle")
 
         # The rendered form is live: typing is validated by the kernel.
