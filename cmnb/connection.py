@@ -20,13 +20,15 @@ if TYPE_CHECKING:
     from .client import Client
     from .sandbox import Sandbox
 
-__all__ = ["SANDBOX_NOTICE", "connect", "embedded_sandbox"]
+__all__ = ["ASKED_SANDBOX_NOTICE", "SANDBOX_NOTICE", "connect", "embedded_sandbox"]
 
 #: Printed to stderr once per process, the first time connect() falls back to the sandbox. No
 #: port in it, so saved notebook outputs stay identical from run to run.
 SANDBOX_NOTICE = (
     "cmnb: no API key configured — using the embedded sandbox (nothing leaves this machine)."
 )
+#: The same notice when ``connect(sandbox=True)`` asked for the sandbox (a key may be configured).
+ASKED_SANDBOX_NOTICE = "cmnb: using the embedded sandbox, as asked (nothing leaves this machine)."
 
 _lock = threading.Lock()
 _embedded: Sandbox | None = None
@@ -60,7 +62,8 @@ def connect(
 
     The key comes from ``api_key``, ``CHARTMOGUL_API_KEY`` or ``./.env``. With no key (or
     ``sandbox=True``) the process-wide sandbox (:func:`embedded_sandbox`) is started once and
-    :data:`SANDBOX_NOTICE` is printed to stderr once. ``sandbox=False`` insists on LIVE and
+    a notice (:data:`SANDBOX_NOTICE`, or :data:`ASKED_SANDBOX_NOTICE` for ``sandbox=True``) is
+    printed to stderr once. ``sandbox=False`` insists on LIVE and
     raises :class:`ConfigError` when there is no key. ``seed`` makes the sandbox deterministic
     (it only counts when the sandbox starts). ``client_kwargs`` go to :class:`cmnb.Client`.
     """
@@ -80,6 +83,7 @@ def connect(
     with _lock:
         if not _noticed:
             _noticed = True
-            print(SANDBOX_NOTICE, file=sys.stderr, flush=True)
+            notice = ASKED_SANDBOX_NOTICE if sandbox is True else SANDBOX_NOTICE
+            print(notice, file=sys.stderr, flush=True)
     client_kwargs.setdefault("base_url", box.url)
     return Client(box.api_key, **client_kwargs)

@@ -105,9 +105,12 @@ class DataSourceForm:
         self.table = table if table is not None else DataSourceTable(max_rows=max_rows)
 
         self.mode_line = widgets.HTML()
+        # Synced on Enter or when the field loses focus, then moved at once into a Secret in
+        # the kernel and the field emptied: a key pasted but never used is not saved either.
         self.key_input = widgets.Password(
-            description="API key", placeholder="paste a key to go LIVE"
+            description="API key", placeholder="paste a key to go LIVE", continuous_update=False
         )
+        self._pending_key: Secret | None = None
         self.go_live_button = widgets.Button(description="Go LIVE")
         self.key_row = widgets.HBox([self.key_input, self.go_live_button])
         self.name_input = widgets.Text(
@@ -147,6 +150,7 @@ class DataSourceForm:
         self.name_input.observe(self._on_name_change, names="value")
         self.create_button.on_click(self._on_create)
         self.go_live_button.on_click(self._on_go_live)
+        self.key_input.observe(self._on_key_arrived, names="value")
         self.mode_toggle.observe(self._on_mode_change, names="value")
         self._show_input_mode()
         self._show_mode()
@@ -286,17 +290,27 @@ class DataSourceForm:
         self._run(f"{verb} “{name}”…", create)
 
     @_never_raises
-    def _on_go_live(self, button: Any = None) -> None:
-        pasted = self.key_input.value
-        # The key must never stay in widget state (it would be saved with the notebook), not
-        # even when this click is refused.
+    def _on_key_arrived(self, change: Any) -> None:
+        pasted = change.get("new") or ""
+        if not pasted:
+            return  # our own clearing
+        # The key must never stay in widget state (it would be saved with the notebook): keep
+        # it in the kernel only, until Go LIVE uses it.
         self.key_input.value = ""
+        if pasted.strip():
+            self._pending_key = Secret(pasted.strip())
+            self._set_status("info", "Key received (kept in memory, never saved): press Go LIVE.")
+
+    @_never_raises
+    def _on_go_live(self, button: Any = None) -> None:
+        if self.key_input.value:  # a front end that did not sync before the click
+            self._on_key_arrived({"new": self.key_input.value})
         if self._busy:
             return
-        if not pasted.strip():
+        key, self._pending_key = self._pending_key, None
+        if key is None:
             self._set_status("info", "Paste an API key first.")
             return
-        key = Secret(pasted.strip())
         self._run("Checking the key…", lambda: self._switch_to_live(key))
 
     def _switch_to_live(self, key: Secret) -> tuple[str, str]:

@@ -428,6 +428,7 @@ def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPat
     create_many(FakeDataSources(), ["A", "B"], progress=bar)
 
     assert shown == [bar.box]
+    assert repr(bar.box) == "create_many progress bar (2 names)"  # stable text stand-in
     assert bar.bar.value == 2 and bar.bar.max == 2 and bar.bar.bar_style == "success"
     assert bar.text.value == "2 names: 2 created, 0 failed"
 

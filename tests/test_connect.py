@@ -54,7 +54,9 @@ def test_sandbox_true_forces_the_sandbox_even_with_a_key(
     monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
     with cmnb.connect(sandbox=True) as client:
         assert client.is_loopback and client.ping()
-    assert capsys.readouterr().err == NOTICE
+    assert capsys.readouterr().err == (
+        "cmnb: using the embedded sandbox, as asked (nothing leaves this machine).\n"
+    )
     box = connection.embedded_sandbox()
     assert box.api_key != canary
     assert canary not in repr(box.requests)

@@ -7,6 +7,7 @@ would fail the test instead of passing silently.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -476,6 +477,23 @@ def test_a_key_pasted_while_a_request_runs_is_cleared_too(
     assert form.key_input.value == ""  # never left in widget state, even when ignored
     assert canary not in all_state(form)
     assert form.mode == "SANDBOX"
+
+
+@responses.activate
+def test_a_key_pasted_but_not_used_yet_is_not_in_widget_state(
+    form: DataSourceForm, canary: str
+) -> None:
+    responses.get(f"{LIVE_URL}/ping", json={"data": "pong!"})
+    form.key_input.value = canary  # what the front end syncs on Enter or when the field blurs
+    assert form.key_input.value == ""
+    assert canary not in all_state(form)  # saving the notebook now would not save the key
+    assert text_of(form.status) == "Key received (kept in memory, never saved): press Go LIVE."
+    assert form.mode == "SANDBOX" and len(responses.calls) == 0
+    form.go_live_button.click()  # the kept key is used, once
+    assert form.mode == "LIVE"
+    [call] = responses.calls
+    sent = call.request.headers["Authorization"].split()[1]
+    assert base64.b64decode(sent).decode() == f"{canary}:"
 
 
 def test_go_live_without_a_key(form: DataSourceForm) -> None:
