@@ -191,8 +191,8 @@ class DataSourceForm:
         self.key_row.layout.display = None if self._offer_live() else "none"
 
     def _offer_live(self) -> bool:
-        if not self.client.is_loopback:
-            return False
+        if self._owns_client or not self.client.is_loopback:
+            return False  # already switched with a pasted key, or LIVE from the start
         from .settings import resolve_api_key
 
         try:

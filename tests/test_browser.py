@@ -183,6 +183,48 @@ def test_voila_app_creates_a_source_and_shows_inline_errors(
     assert (tmp_path / "voila-form.png").stat().st_size > 10_000
 
 
+def test_voila_go_live_with_a_pasted_key(browser: Any, tmp_path: Path, canary: str) -> None:
+    """No key configured: the page starts on the embedded sandbox; pasting a key goes LIVE.
+
+    "LIVE" here is a sandbox of the test's own at ``CHARTMOGUL_BASE_URL`` (no real account):
+    the key must reach it in the Authorization header and never show in the page.
+    """
+    from playwright.sync_api import expect
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "app.ipynb", site)
+    env = isolated_env(tmp_path)
+    with cmnb.Sandbox(canary, seed=9) as account:
+        env.update(CHARTMOGUL_BASE_URL=account.url)  # where a pasted key takes the form
+        voila = [str(BIN / "voila"), "app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1"]
+        with serve(voila, cwd=site, env=env, log=tmp_path / "voila.log") as port:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+
+            key_field = page.get_by_label("API key")
+            expect(key_field).to_be_visible()  # no key configured: the Go LIVE row is offered
+            key_field.fill(canary)
+            key_field.press("Enter")  # the key goes to the kernel and leaves the field
+            expect(page.get_by_text("Key received (kept in memory, never saved)")).to_be_visible()
+            expect(key_field).to_have_value("")
+            page.get_by_role("button", name="Go LIVE").click()
+            expect(page.get_by_text(f"✔ Now LIVE: requests go to {account.url}")).to_be_visible()
+            expect(key_field).to_be_hidden()
+
+            page.get_by_label("Source name").fill("Paid with a pasted key")
+            page.get_by_role("button", name="Create", exact=True).click()
+            expect(page.get_by_text("✔ Created “Paid with a pasted key” — ds_")).to_be_visible()
+            html = page.content()
+        seen = [(r.method, r.path, r.status) for r in account.requests]
+        names = [source["name"] for source in account.sources()]
+
+    assert seen == [("GET", "/v1/ping", 200), ("POST", "/v1/data_sources", 201)]
+    assert names == ["Paid with a pasted key"]  # the key authenticated both requests
+    assert canary not in html
+
+
 def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
     browser: Any, tmp_path: Path
 ) -> None:

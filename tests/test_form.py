@@ -496,6 +496,17 @@ def test_a_key_pasted_but_not_used_yet_is_not_in_widget_state(
     assert base64.b64decode(sent).decode() == f"{canary}:"
 
 
+def test_going_live_hides_the_key_row_even_on_a_loopback_url(
+    form: DataSourceForm, canary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with cmnb.Sandbox(canary, rate_limit_per_s=None) as account:
+        monkeypatch.setenv("CHARTMOGUL_BASE_URL", account.url)  # e.g. `cmnb sandbox` as "LIVE"
+        form.key_input.value = canary
+        form.go_live_button.click()
+        assert text_of(form.status) == f"✔ Now LIVE: requests go to {account.url}."
+        assert form.key_row.layout.display == "none"  # the switch happened: no second offer
+
+
 def test_go_live_without_a_key(form: DataSourceForm) -> None:
     form.key_input.value = "   "
     form.go_live_button.click()
