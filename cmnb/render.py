@@ -165,7 +165,7 @@ def outcomes_html(
 
 
 def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:
-    """A plain-text listing (created_at, uuid, status, name), newest first, with a count line."""
+    """A plain-text listing (created_at, uuid, system, status, name), newest first, counted."""
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
     total = len(frame)
@@ -177,5 +177,6 @@ def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> st
     for row in rows.itertuples(index=False):
         created = row.created_at
         when = "" if _is_missing(created) else _format_time(created)
-        lines.append(f"  {when:<23}  {row.uuid}  {row.status:<14}  {row.name!r}")
+        system = "" if _is_missing(row.system) else str(row.system)
+        lines.append(f"  {when:<23}  {row.uuid}  {system:<10}  {row.status:<14}  {row.name!r}")
     return "\n".join(lines)

@@ -129,9 +129,9 @@ def test_text_listing() -> None:
     frame = DataSourceTable([source(1, HOSTILE), source(2)]).df
     assert render.sources_text(frame) == (
         "DataSourceTable: 2 data sources\n"
-        "  2024-03-02 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000002  idle"
+        "  2024-03-02 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000002  Custom      idle"
         "            'Source 2'\n"
-        "  2024-03-01 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000001  idle"
+        "  2024-03-01 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000001  Custom      idle"
         "            '<img src=x onerror=alert(1)>'"
     )
     assert render.sources_text(frame, max_rows=1).startswith(
