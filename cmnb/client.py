@@ -17,12 +17,14 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 from .errors import APIError, CmnbError, DuplicateNameError
-from .models import DataSource
+from .models import DataSource, format_timestamp
+from .retries import created_during_call
 from .secret import Secret
 from .settings import (
     is_loopback_host,
@@ -74,7 +76,10 @@ class DataSources:
         Raises :class:`InputError` for a bad name (nothing sent), :class:`DuplicateNameError`
         if the name is already taken (``.existing`` holds that source when the lookup works),
         any other :class:`APIError`, or :class:`TransportError`. If a retry after an ambiguous
-        failure finds the name taken, the source our first attempt created is returned.
+        failure finds the name taken by a source the server created during this call (judged
+        on the server's clock, see :func:`cmnb.retries.created_during_call`), that source, made
+        by the attempt whose answer was lost, is returned; an older one raises
+        :class:`DuplicateNameError` with it as ``.existing``.
         """
         clean = check_name(name)
         body = {"name": clean}
@@ -92,7 +97,11 @@ class DataSources:
         error = reply.error(name=clean)
         if isinstance(error, DuplicateNameError):
             existing = self._find_quietly(clean)
-            if reply.after_ambiguous and existing is not None:
+            if (
+                reply.after_ambiguous
+                and existing is not None
+                and _made_by_this_call(existing, reply)
+            ):
                 logger.debug(
                     "POST /data_sources: %r was created by an earlier attempt whose answer was "
                     "lost; returning %s",
@@ -256,6 +265,28 @@ def _flags(processing: bool, auto_churn: bool, invoice_handling: bool) -> dict[s
         "with_invoice_handling_setting": invoice_handling,
     }
     return {flag: "true" for flag, on in wanted.items() if on}
+
+
+def _made_by_this_call(existing: DataSource, reply: Reply) -> bool:
+    """Whether the source found after an ambiguous create may be the one this call made."""
+    if reply.server_started_at is None or existing.created_at is None:
+        # Nothing to judge by: adopt, as the name was taken while we may have created it.
+        logger.debug(
+            "POST /data_sources: no server Date or created_at to date %s by; taking it as ours",
+            existing.uuid,
+        )
+        return True
+    if created_during_call(existing.created_at, reply.server_started_at):
+        return True
+    logger.debug(
+        "POST /data_sources: %r is held by %s, created %s, before this call started "
+        "(server clock ~%s): not ours, the name was already taken",
+        existing.name,
+        existing.uuid,
+        format_timestamp(existing.created_at),
+        format_timestamp(datetime.fromtimestamp(reply.server_started_at, timezone.utc)),
+    )
+    return False
 
 
 def _one(reply: Reply) -> DataSource:

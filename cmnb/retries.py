@@ -23,7 +23,9 @@ refusals, and a failure before the request was sent never reached it. After an *
 failure — a read timeout or reset after sending, or 500/502/504 — the first attempt may have
 created the source; the retry is still made (:data:`Decision.RETRY_AMBIGUOUS`) because names
 are unique: if it answers "name already taken", the client looks the name up and returns the
-source the first attempt created. Nothing is duplicated and nothing is lost.
+source the first attempt created. Nothing is duplicated and nothing is lost. The source found is
+returned only if the server created it during the call (:func:`created_during_call`, judged on
+the server's clock): a name taken long before stays a :class:`~cmnb.errors.DuplicateNameError`.
 
 The wait before a retry is the server's ``Retry-After`` when it sent one, else an exponential
 backoff from :data:`BACKOFF_BASE_S` capped at :data:`BACKOFF_CAP_S`, with jitter.
@@ -44,20 +46,30 @@ from urllib3.exceptions import ConnectTimeoutError
 __all__ = [
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
+    "CREATED_DURING_CALL_TOLERANCE_S",
     "RETRY_RULES",
     "Decision",
     "Failure",
     "backoff_s",
     "classify_failure",
+    "created_during_call",
     "describe_failure",
     "may_have_acted",
     "parse_retry_after",
     "retry_after_of",
     "retry_decision",
+    "server_date_of",
 ]
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
+
+#: How much earlier than the call's start (on the server's clock) a source found after an
+#: ambiguous create may have been created and still count as made by this call. The start is
+#: estimated from ``Date`` headers, which have a resolution of one second; the rest covers the
+#: time between the server stamping ``created_at`` and ``Date`` and small clock differences
+#: between the machines behind the API.
+CREATED_DURING_CALL_TOLERANCE_S = 2.0
 
 
 class Failure(enum.Enum):
@@ -206,10 +218,25 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(headers.get("Retry-After"), now=_server_now(headers))
 
 
+def server_date_of(headers: Mapping[str, str]) -> float | None:
+    """The server's ``Date`` header as a Unix timestamp, or ``None`` if missing or unparseable."""
+    return _http_date(headers.get("Date", ""))
+
+
+def created_during_call(created_at: datetime.datetime, server_started_at: float) -> bool:
+    """True if a source created at ``created_at`` was created after the call began.
+
+    ``server_started_at`` is the server's clock at the start of the call (see
+    :attr:`cmnb.transport.Reply.server_started_at`); :data:`CREATED_DURING_CALL_TOLERANCE_S`
+    absorbs the ``Date`` header's one-second resolution.
+    """
+    return created_at.timestamp() >= server_started_at - CREATED_DURING_CALL_TOLERANCE_S
+
+
 def _server_now(headers: Mapping[str, str]) -> float:
     # An HTTP-date Retry-After is measured against the server's own Date header when there is
     # one, so a skewed local clock cannot turn a 2-second wait into minutes (or into none).
-    server_now = _http_date(headers.get("Date", ""))
+    server_now = server_date_of(headers)
     return time.time() if server_now is None else server_now
 
 

@@ -40,6 +40,7 @@ from .retries import (
     may_have_acted,
     retry_after_of,
     retry_decision,
+    server_date_of,
 )
 from .secret import Secret
 
@@ -80,6 +81,8 @@ class Reply:
 
     ``attempts`` counts the requests sent; ``after_ambiguous`` is True when an earlier attempt
     may have reached the server without us seeing its answer (see :func:`may_have_acted`).
+    ``server_started_at`` is the server's clock (Unix time) when the call started, estimated
+    from the ``Date`` headers of the call's answers; ``None`` when none carried a valid one.
     """
 
     method: str
@@ -90,6 +93,7 @@ class Reply:
     retry_after_s: float | None = None
     attempts: int = 1
     after_ambiguous: bool = False
+    server_started_at: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,6 +128,21 @@ class Reply:
             name=name,
             retry_after_s=self.retry_after_s,
         )
+
+
+def _earliest(known: float | None, headers: Mapping[str, str], elapsed_s: float) -> float | None:
+    """The server's clock at the start of a call, given one more answer ``elapsed_s`` into it.
+
+    Each answer's ``Date`` minus the time since the call started is a lower bound of the server's
+    clock at the start (``Date`` is stamped before we receive it, and truncated to the second).
+    The lowest is kept: it never makes a source this call created look older than the call,
+    even when a later answer came from a machine whose clock runs ahead.
+    """
+    date = server_date_of(headers)
+    if date is None:
+        return known
+    estimate = date - elapsed_s
+    return estimate if known is None else min(known, estimate)
 
 
 def _check_verify(verify: object) -> str | bool:
@@ -248,7 +267,9 @@ class Transport:
         method = method.upper()
         url = self.url(path)
         wire_path = urlsplit(url).path
-        deadline = self._clock() + self.deadline_s
+        started = self._clock()
+        deadline = started + self.deadline_s
+        server_started_at: float | None = None
         after_ambiguous = False
         attempt = 0
         reply: Reply | None = None
@@ -303,6 +324,9 @@ class Transport:
                         "%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc)
                     )
                 else:
+                    server_started_at = _earliest(
+                        server_started_at, response.headers, self._clock() - started
+                    )
                     reply = Reply(
                         method=method,
                         path=wire_path,
@@ -312,6 +336,7 @@ class Transport:
                         retry_after_s=retry_after_of(response.headers),
                         attempts=attempt,
                         after_ambiguous=after_ambiguous,
+                        server_started_at=server_started_at,
                     )
                     outcome = reply.status
                     logger.debug(

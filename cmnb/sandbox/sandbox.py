@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -39,7 +40,9 @@ class Sandbox:
     ``seed``: deterministic uuids, timestamps and generated key. ``path``: persist the state to
     this JSON file (loaded when it exists). ``rate_limit_per_s`` (429) and ``max_connections``
     (503) are ChartMogul's limits; ``None`` turns one off. ``latency_s`` delays every request.
-    ``sources``: initial sources, e.g. ``[{"name": "Stripe", "system": "Stripe"}]``.
+    ``sources``: initial sources, e.g. ``[{"name": "Stripe", "system": "Stripe"}]`` (a
+    ``"created_at"`` back-dates one). Answers carry a ``Date`` header from the clock that stamps
+    ``created_at`` (the fixed clock with ``seed``).
     ``retry_after``: send ``Retry-After`` with the rate limiter's 429s. ``ssl_context``: a
     server-side context with a certificate loaded (``ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)``
     + ``load_cert_chain``) makes it serve HTTPS; :attr:`url` then starts with ``https://``.
@@ -177,13 +180,23 @@ class Sandbox:
         return Client(**client_kwargs)
 
     def add_source(
-        self, name: str, *, system: str = "Custom", status: str = "idle"
+        self,
+        name: str,
+        *,
+        system: str = "Custom",
+        status: str = "idle",
+        created_at: str | datetime | None = None,
     ) -> dict[str, Any]:
         """Add a source directly (e.g. a ``"Stripe"`` one), with all its blocks, and return it.
 
-        Raises ``ValueError`` when the name is blank or taken.
+        ``created_at`` (``"2020-01-01T00:00:00.000Z"`` or an aware ``datetime``) back-dates it;
+        by default it is stamped with the sandbox's clock. Raises ``ValueError`` when the name
+        is blank or taken.
         """
-        return self._app.store.add_source({"name": name, "system": system, "status": status})
+        source: dict[str, Any] = {"name": name, "system": system, "status": status}
+        if created_at is not None:
+            source["created_at"] = created_at
+        return self._app.store.add_source(source)
 
     def sources(self) -> list[dict[str, Any]]:
         """Every source with all optional blocks, in creation order."""

@@ -137,6 +137,13 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header comes from the store's clock, the one created_at is stamped with: in
+        # seeded mode a fixed clock, and clients judge "created during my call" against Date.
+        if timestamp is None:
+            timestamp = self.server.app.store.now().timestamp()
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the sandbox keeps its own, redacted log."""
 

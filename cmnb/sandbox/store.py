@@ -7,9 +7,11 @@ recorded status and body. Names are unique: the check and the insert happen unde
 concurrent creates of one name produce exactly one source.
 
 With ``seed`` the store is deterministic: uuids and ``created_at`` are drawn from the seed and a
-fixed clock that advances by a seeded step per new source. With ``path`` every change is written
-atomically (temporary file + ``os.replace``) and the state is loaded back on the next start; a
-process killed mid-write leaves the last whole state, and its temporary file is removed then.
+fixed clock that advances by a seeded step per new source; :meth:`Store.now` (the server's
+``Date`` header) reads that same clock, so ``Date`` and ``created_at`` always agree.
+With ``path`` every change is written atomically (temporary file + ``os.replace``) and the state
+is loaded back on the next start; a process killed mid-write leaves the last whole state, and
+its temporary file is removed then.
 """
 
 from __future__ import annotations
@@ -186,6 +188,12 @@ class Store:
             self._clock = _EPOCH
             self._apply_initial()
             self._save()
+
+    def now(self) -> datetime:
+        """The server's clock: the fixed clock with ``seed`` (it stands still between new
+        sources), else the real UTC time. ``created_at`` of new sources is read from it."""
+        with self._lock:
+            return self._clock if self._seed is not None else datetime.now(timezone.utc)
 
     def __len__(self) -> int:
         with self._lock:
