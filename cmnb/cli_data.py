@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
 
 PROGRESS_MIN_NAMES = 5  # a bar for a handful of names only flickers
-CSV_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the same as DataSourceTable.to_csv
 
 
 def _flags(ctx: Context) -> dict[str, bool]:
@@ -186,11 +185,11 @@ def run_list(ctx: Context) -> int:
         ctx.emit(json.dumps([s.to_dict() for s in sources], indent=2, ensure_ascii=False))
         return EXIT_OK
     from . import render  # pandas is loaded only for the formats that need it
-    from .table import DataSourceTable
+    from .table import DataSourceTable, csv_frame
 
     frame = DataSourceTable(sources).to_frame()
     if args.format == "csv":
-        ctx.out.write(frame.to_csv(index=False, date_format=CSV_DATE_FORMAT, lineterminator="\n"))
+        ctx.out.write(csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return EXIT_OK
     if sources:
         listing = render.sources_text(frame, max_rows=len(frame)).splitlines()[1:]

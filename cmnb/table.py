@@ -36,7 +36,7 @@ from .models import (
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["BASE_COLUMNS", "DataSourceTable"]
+__all__ = ["BASE_COLUMNS", "DataSourceTable", "csv_frame"]
 
 BASE_COLUMNS = ("uuid", "name", "system", "created_at", "status")
 _BLOCKS = ("processing_status", "auto_churn_subscription_setting", "invoice_handling_setting")
@@ -205,9 +205,11 @@ class DataSourceTable:
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the frame to a CSV file (no index).
 
-        ``created_at`` is ISO-8601 UTC with microseconds: ``2024-03-01T09:30:00.918000Z``.
+        ``created_at`` is written as the API writes it, ISO-8601 UTC with milliseconds:
+        ``2024-03-01T09:30:00.918Z`` (empty when unknown); ``pd.read_csv(path,
+        parse_dates=["created_at"])`` reads it back as UTC timestamps.
         """
-        self.to_frame().to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        csv_frame(self.to_frame()).to_csv(path, index=False)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
         """Write the frame to a Parquet file. Raises :class:`ConfigError` if pyarrow is missing."""
@@ -271,6 +273,22 @@ class DataSourceTable:
         dropped = [_parsed(entry) for uuid, entry in self._sources.items() if uuid not in current]
         self._sources = {uuid: current[uuid] for uuid in self._sources if uuid in current}
         return dropped
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` (as :meth:`DataSourceTable.to_frame` makes it) ready for CSV.
+
+    ``created_at`` becomes the API's own text, milliseconds and ``Z``
+    (``2024-03-01T09:30:00.918Z``, as :func:`cmnb.models.format_timestamp` writes it; ``NaT``
+    becomes a missing value). :meth:`DataSourceTable.to_csv` and ``cmnb list --format csv``
+    both write through it. Raises ``KeyError`` if ``frame`` has no ``created_at`` column.
+    """
+    out: pd.DataFrame = frame.copy()
+    # strftime has no milliseconds directive: cut the microseconds' last three digits, which
+    # truncates exactly as format_timestamp does.
+    text = out["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    out["created_at"] = text.str[:-3] + "Z"
+    return out
 
 
 def _parsed(entry: _Entry) -> DataSource:

@@ -13,7 +13,7 @@ import pytest
 
 import cmnb
 from cmnb.errors import ConfigError
-from cmnb.models import DataSource
+from cmnb.models import DataSource, format_timestamp
 from cmnb.table import BASE_COLUMNS, DataSourceTable
 
 
@@ -152,7 +152,26 @@ def test_to_csv_round_trips(tmp_path: Path) -> None:
     back = pd.read_csv(path)
     assert list(back.columns) == list(BASE_COLUMNS)
     assert back["name"][0] == 'Comma, "quoted"'
-    assert back["created_at"][0] == "2024-03-01T09:30:00.918000Z"
+    assert back["created_at"][0] == "2024-03-01T09:30:00.918Z"
+
+
+def test_to_csv_writes_the_api_timestamp_form_and_reads_back(tmp_path: Path) -> None:
+    moments = [
+        datetime(2024, 3, 1, 9, 0, 1, 304999, tzinfo=timezone.utc),  # truncated, not rounded
+        datetime(2024, 3, 1, 9, 0, 2, tzinfo=timezone.utc),
+        None,
+    ]
+    sources = [DataSource(f"ds_{i}", f"S{i}", created_at=m) for i, m in enumerate(moments)]
+    path = tmp_path / "sources.csv"
+    DataSourceTable(sources).to_csv(path)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)["created_at"].tolist()
+    assert text == ["2024-03-01T09:00:01.304Z", "2024-03-01T09:00:02.000Z", ""]
+    assert text[:2] == [format_timestamp(m) for m in moments[:2]]
+    back = pd.read_csv(path, parse_dates=["created_at"])["created_at"]
+    assert str(back.dt.tz) == "UTC"
+    expected = DataSourceTable(sources).df["created_at"].dt.floor("ms")
+    assert back.tolist()[:2] == expected.tolist()[:2]
+    assert pd.isna(back[2])
 
 
 def test_to_parquet_round_trips(tmp_path: Path) -> None:
