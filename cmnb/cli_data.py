@@ -187,7 +187,9 @@ def run_list(ctx: Context) -> int:
     from . import render  # pandas is loaded only for the formats that need it
     from .table import DataSourceTable, csv_frame
 
-    frame = DataSourceTable(sources).to_frame()
+    # The block columns asked for are there even with no rows: the header does not depend on them.
+    blocks = [flag.removeprefix("with_") for flag, on in _flags(ctx).items() if on]
+    frame = DataSourceTable(sources).to_frame(blocks=blocks)
     if args.format == "csv":
         ctx.out.write(csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return EXIT_OK

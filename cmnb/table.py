@@ -167,16 +167,21 @@ class DataSourceTable:
 
     # -- pandas ---------------------------------------------------------------------------------
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, *, blocks: Iterable[str] = ()) -> pd.DataFrame:
         """A new DataFrame of the held sources, in the order they were added (see class doc).
 
         ``created_at`` is ``datetime64[ns, UTC]``: a missing or unreadable timestamp, or one
-        outside 1677-2262, is ``NaT``.
+        outside 1677-2262, is ``NaT``. ``blocks`` names optional blocks
+        (``"processing_status"``, ``"auto_churn_subscription_setting"``,
+        ``"invoice_handling_setting"``) whose documented columns are included even when no
+        held source carries them, so a listing asked for with a block has the same columns
+        with or without rows. Raises ``ValueError`` for another block name.
         """
+        wanted = _block_columns(blocks)
         entries = list(self._sources.values())
         all_json = set(map(type, entries)) <= {dict}  # straight from from_api: the fast case
         block_rows: dict[int, dict[str, Any]] = {}  # only rows of sources that carry a block
-        extra_columns: dict[str, None] = {}
+        extra_columns: dict[str, None] = dict.fromkeys(wanted)
         for index, entry in enumerate(() if all_json else entries):
             if isinstance(entry, DataSource):
                 row: dict[str, Any] = {}
@@ -378,6 +383,18 @@ def _known_dtype(column: str) -> str:
 
 
 _KNOWN_DTYPES = {column: _known_dtype(column) for column in _KNOWN_BLOCK_COLUMNS}
+
+
+def _block_columns(blocks: Iterable[str]) -> list[str]:
+    """The documented columns of the named blocks; ``ValueError`` for an unknown name."""
+    if isinstance(blocks, str):  # one name, not its letters
+        blocks = (blocks,)
+    columns: list[str] = []
+    for block in blocks:
+        if block not in _BLOCKS:
+            raise ValueError(f"unknown block {block!r}; the blocks are {', '.join(_BLOCKS)}")
+        columns += [c for c in _KNOWN_BLOCK_COLUMNS if c.startswith(block + ".")]
+    return columns
 
 
 def _ordered(columns: dict[str, None]) -> list[str]:

@@ -356,6 +356,28 @@ def test_list_csv_parses_back(run: Callable[..., Run], sandbox: cmnb.Sandbox) ->
     assert empty.lines == ["uuid,name,system,created_at,status"]
 
 
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--with-processing-status",
+        "--with-auto-churn-subscription-setting",
+        "--with-invoice-handling-setting",
+    ],
+)
+def test_list_csv_header_does_not_depend_on_rows(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, flag: str
+) -> None:
+    empty = run("list", "--format", "csv", "--name", "nobody", flag)
+    sandbox.add_source("Stripe", system="Stripe")
+    full = run("list", "--format", "csv", flag)
+    header = empty.lines[0].split(",")
+    assert empty.lines == [empty.lines[0]]  # no rows
+    assert header == full.lines[0].split(",")
+    block = flag.removeprefix("--with-").replace("-", "_")
+    assert header[:5] == ["uuid", "name", "system", "created_at", "status"]
+    assert len(header) > 5 and all(column.startswith(block + ".") for column in header[5:])
+
+
 def test_list_table_says_where_the_blocks_are(run: Callable[..., Run]) -> None:
     result = run("list", "--with-processing-status")
     assert "use --format csv or --format json" in result.err

@@ -105,6 +105,43 @@ def test_blocks_are_flattened_in_a_stable_order_with_nullable_dtypes() -> None:
     assert list(DataSourceTable(reversed(table.sources)).df.columns) == columns
 
 
+def test_asked_for_blocks_give_the_same_columns_with_or_without_rows() -> None:
+    blocks = ["processing_status", "invoice_handling_setting"]
+    empty = DataSourceTable().to_frame(blocks=blocks)
+    plain = DataSourceTable([source(1)]).to_frame(blocks=blocks)
+    full = DataSourceTable(
+        [
+            source(
+                1,
+                processing_status={"processed": 1, "pending": 0, "failed": 0},
+                invoice_handling_setting={
+                    "manual": {"create_subscription_when_invoice_is": "open"},
+                    "automatic": {"create_subscription_when_invoice_is": "paid"},
+                },
+                auto_churn_subscription_setting={"enabled": True, "interval": 7},
+            )
+        ]
+    ).to_frame(blocks=blocks)
+    assert list(empty.columns) == list(plain.columns)
+    assert list(empty.columns)[5:8] == [
+        "processing_status.processed",
+        "processing_status.pending",
+        "processing_status.failed",
+    ]
+    assert "invoice_handling_setting.automatic.create_subscription_when_invoice_is" in empty
+    assert not any(c.startswith("auto_churn") for c in empty.columns)  # not asked for
+    # a source carrying every block adds the one not asked for, after the others' columns
+    assert [c for c in full.columns if not c.startswith("auto_churn")] == list(empty.columns)
+    assert str(empty["processing_status.processed"].dtype) == "Int64"
+    assert plain["processing_status.processed"].isna().all()
+    assert list(DataSourceTable().to_frame().columns) == list(BASE_COLUMNS)
+
+
+def test_an_unknown_block_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown block 'processing'"):
+        DataSourceTable().to_frame(blocks=["processing"])
+
+
 def test_no_created_at_becomes_nat() -> None:
     frame = DataSourceTable([DataSource("ds_x", "x")]).df
     assert frame["created_at"].isna().all()
