@@ -29,7 +29,7 @@ def fault_spec(text: str) -> object:
 
 
 def run_sandbox(ctx: Context) -> int:
-    """``cmnb sandbox``: :func:`cmnb.sandbox.serve` in the foreground until Ctrl-C."""
+    """``cmnb sandbox``: :func:`cmnb.sandbox.serve` in the foreground until Ctrl-C or SIGTERM."""
     from .sandbox import serve
 
     args = ctx.args

@@ -1004,9 +1004,24 @@ def test_python_m_cmnb_list_sandbox_without_widgets() -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-def test_python_m_cmnb_sandbox_serves_until_ctrl_c() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_python_m_cmnb_sandbox_serves_until_ctrl_c_or_sigterm(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    state = tmp_path / "sandbox.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cmnb", "sandbox", "--port", "0", "--seed", "3"],
+        [
+            sys.executable,
+            "-m",
+            "cmnb",
+            "sandbox",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--path",
+            str(state),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -1017,15 +1032,22 @@ def test_python_m_cmnb_sandbox_serves_until_ctrl_c() -> None:
         url = process.stdout.readline().split()[-1]
         key = process.stdout.readline().split()[2]
         assert url.startswith("http://127.0.0.1:") and key.startswith("sbx_")
+        for line in process.stdout:  # every line of the banner: the handlers are in place
+            if line.startswith("Ctrl-C"):
+                break
         with cmnb.Client(key, base_url=url) as client:
             assert client.ping()
-        process.send_signal(signal.SIGINT)
+            created = client.data_sources.create("Kept")
+        process.send_signal(stop)
         out, err = process.communicate(timeout=20)
     finally:
         process.kill()
     assert process.returncode == 0, err
-    assert "cmnb sandbox stopped." in out
+    assert out.splitlines()[-1] == "cmnb sandbox stopped."
     assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json"]  # no half-written file
+    with cmnb.Sandbox(path=state) as again:
+        assert [(s["uuid"], s["name"]) for s in again.sources()] == [(created.uuid, "Kept")]
 
 
 def test_python_m_cmnb_create_ctrl_c_prints_the_partial_result(canary: str) -> None:

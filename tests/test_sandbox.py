@@ -595,6 +595,34 @@ def test_serve_prints_url_and_key_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
             proc.wait()
 
 
+def test_serve_stops_cleanly_on_sigterm_and_puts_the_old_handler_back() -> None:
+    code = (
+        "import signal\n"
+        "from cmnb.sandbox import serve\n"
+        "def mine(signum, frame): pass\n"
+        "signal.signal(signal.SIGTERM, mine)\n"
+        "serve(port=0, seed=5)\n"
+        "print('handler restored:', signal.getsignal(signal.SIGTERM) is mine)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Ctrl-C"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, errors = proc.communicate(timeout=20)
+        assert proc.returncode == 0, errors
+        assert rest.splitlines() == ["cmnb sandbox stopped.", "handler restored: True"]
+        assert "Traceback" not in errors
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_serve_does_not_print_a_key_you_passed(canary: str) -> None:
     out = _ServeOutput()
     thread = threading.Thread(target=_serve_until_interrupted, args=(canary, out), daemon=True)

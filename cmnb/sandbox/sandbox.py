@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import signal
 import ssl
 import sys
 import threading
@@ -230,7 +231,7 @@ def serve(
     ssl_context: ssl.SSLContext | None = None,
     out: TextIO | None = None,
 ) -> None:
-    """Run a sandbox in the foreground until Ctrl-C (for ``python -m cmnb sandbox``).
+    """Run a sandbox in the foreground until Ctrl-C or SIGTERM (for ``python -m cmnb sandbox``).
 
     Prints the URL, the key to use (unless you passed your own) and a curl line to ``out``
     (stdout by default). ``ssl_context`` serves HTTPS (see :class:`Sandbox`). Raises
@@ -254,6 +255,7 @@ def serve(
         sandbox.faults.add(fault)
     sandbox.start()
     shown_key = sandbox.api_key if api_key is None else "$CHARTMOGUL_API_KEY"
+    restore = _stop_on_sigterm()
     try:
         print(f"cmnb sandbox listening on {sandbox.url}", file=out)
         if api_key is None:
@@ -266,8 +268,37 @@ def serve(
         print("Ctrl-C stops it.", file=out, flush=True)
         while True:
             time.sleep(0.5)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         pass
     finally:
+        restore(during_stop=True)
         sandbox.stop()
+        restore(during_stop=False)
         print("cmnb sandbox stopped.", file=out, flush=True)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the way Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not break into the stop
+    raise _Terminated
+
+
+def _stop_on_sigterm() -> Callable[..., None]:
+    """Make SIGTERM (``kill``, a service manager, ``docker stop``) end :func:`serve` the way
+    Ctrl-C does. Returns ``restore(during_stop=)``: ``True`` ignores SIGTERM while the sandbox
+    closes (a second one must not break into that), ``False`` puts the old handler back.
+    Off the main thread Python allows no signal handlers: nothing changes there."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda *, during_stop: None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def restore(*, during_stop: bool) -> None:
+        if during_stop:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:  # None: the old handler was not set from Python; the default is the honest guess
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+    return restore
