@@ -133,9 +133,10 @@ def resolve_base_url(base_url: str | None = None) -> str:
     """The normalized API base URL, always ending in ``/v1``.
 
     From the argument, ``CHARTMOGUL_BASE_URL``, ``./.env``, or ``https://api.chartmogul.com/v1``.
-    ``https://host`` and ``https://host/v1/`` both give ``https://host/v1``. Raises
-    :class:`ConfigError` for anything but ``https://``, plain ``http://`` to a non-loopback host
-    (the key would travel in clear text), a user name/password, a query or a fragment.
+    ``https://host``, ``https://host/v1/`` and ``https://host/V1`` all give ``https://host/v1``.
+    Raises :class:`ConfigError` for anything but ``https://``, plain ``http://`` to a
+    non-loopback host (the key would travel in clear text), a user name/password, a query, a
+    fragment, or a path ending in another API version (``/v2``: the API is v1).
     """
     if base_url is not None and not isinstance(base_url, str):
         raise ConfigError(f"base_url must be a str, not {type(base_url).__name__}.")
@@ -161,9 +162,22 @@ def resolve_base_url(base_url: str | None = None) -> str:
             "API key unencrypted. Use https:// (http:// is allowed only for localhost)."
         )
     path = parts.path.rstrip("/")
-    if not path.endswith("/v1"):
+    head, _, last = path.rpartition("/")
+    if last.lower() == "v1":
+        path = head + "/v1"
+    elif _VERSION.fullmatch(last):
+        raise ConfigError(
+            f"The base URL {raw!r} asks for API version {last!r}, but the ChartMogul API "
+            "cmnb speaks is v1: end it in /v1 or leave the version off "
+            "(e.g. https://api.chartmogul.com)."
+        )
+    else:
         path += "/v1"
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+
+
+# A last path segment that names an API version: v2, V0, v1.1.
+_VERSION = re.compile(r"v[0-9]+(?:\.[0-9]+)*", re.IGNORECASE)
 
 
 def normalize_timeout(timeout: float | tuple[float, float]) -> tuple[float, float]:

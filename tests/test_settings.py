@@ -133,6 +133,11 @@ def test_default_base_url() -> None:
         ("http://localhost:8765/v1", "http://localhost:8765/v1"),
         ("http://[::1]:8765/", "http://[::1]:8765/v1"),
         ("http://127.9.9.9/v1", "http://127.9.9.9/v1"),
+        ("https://example.test/V1", "https://example.test/v1"),
+        ("https://example.test/V1/", "https://example.test/v1"),
+        ("https://proxy.example.com/chartmogul/V1", "https://proxy.example.com/chartmogul/v1"),
+        ("https://proxy.example.com/vault", "https://proxy.example.com/vault/v1"),
+        ("https://proxy.example.com/v2/chartmogul", "https://proxy.example.com/v2/chartmogul/v1"),
     ],
 )
 def test_base_url_normalized(given: str, expected: str) -> None:
@@ -157,6 +162,11 @@ def test_base_url_from_env_then_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
         ("https://api.chartmogul.com/v1?x=1", "query"),
         ("https://api.chartmogul.com/v1#top", "fragment"),
         ("https://api.chartmogul.com:99999/v1", "not a valid URL"),
+        ("https://example.test/v2", "API version 'v2'.*speaks is v1"),
+        ("https://example.test/V2/", "API version 'V2'.*speaks is v1"),
+        ("https://example.test/v0", "API version 'v0'"),
+        ("https://example.test/v1.1", "API version 'v1.1'"),
+        ("https://proxy.example.com/chartmogul/v10", "API version 'v10'"),
     ],
 )
 def test_bad_base_urls_are_refused(given: str, complaint: str) -> None:
