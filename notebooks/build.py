@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -704,12 +705,29 @@ def main(argv: list[str]) -> int:
     for filename in chosen:
         nb = make(filename, NOTEBOOKS[filename])
         execute(nb)
-        if not _has_widgets(nb):
+        if _has_widgets(nb):
+            nb = stable_widget_ids(nb, filename)
+        else:
             nb.metadata.pop("widgets", None)
         nbformat.validate(nb)
         nbformat.write(nb, HERE / filename)
         print(f"wrote {filename}")
     return 0
+
+
+def stable_widget_ids(nb: nbformat.NotebookNode, filename: str) -> nbformat.NotebookNode:
+    """Rename the kernel's random widget model ids to ids derived from the notebook's name.
+
+    Every widget gets a fresh random id on each run, so without this a rebuild would rewrite
+    the whole saved widget state and every widget output even when nothing else changed. The
+    ids are renamed in creation order, everywhere they appear (outputs, state, IPY_MODEL_ refs).
+    """
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    text = nbformat.writes(nb)
+    for number, model_id in enumerate(list(state)):
+        stable = uuid.uuid5(uuid.NAMESPACE_URL, f"cmnb-notebooks/{filename}/{number}").hex
+        text = text.replace(model_id, stable)
+    return nbformat.reads(text, as_version=4)
 
 
 def _has_widgets(nb: nbformat.NotebookNode) -> bool:
