@@ -1,14 +1,16 @@
-"""The form in a real browser: Voilà serving ``notebooks/app.ipynb``, and JupyterLab running
-``notebooks/01-create-a-source.ipynb``, both driven by Debian's Chromium through Playwright.
+"""The form in a real browser: Voilà serving ``notebooks/app.ipynb``, and JupyterLab and
+Jupyter Notebook 7 running ``notebooks/01-create-a-source.ipynb``, all driven by Debian's
+Chromium through Playwright.
 
-Skipped, with the reason shown, when Chromium, Playwright, Voilà or JupyterLab is missing
-(``make test`` installs Chromium first when run as root). Never runs ``playwright install``.
+Skipped, with the reason shown, when Chromium, Playwright, Voilà, JupyterLab or Notebook 7 is
+missing (``make test`` installs Chromium first when run as root). Never runs ``playwright install``.
 Servers listen on 127.0.0.1 only, with a HOME and runtime dir of their own under the test's
 tmp dir, and serve copies of the notebooks, so the saved outputs in the repo are never touched.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -50,6 +52,16 @@ def missing_tools() -> str | None:
     return None
 
 
+def notebook7_missing() -> str | None:
+    try:
+        version = importlib.metadata.version("notebook")
+    except importlib.metadata.PackageNotFoundError:
+        return "notebook is not installed (pip install -e '.[browser]')"
+    if int(version.split(".")[0]) < 7:
+        return f"notebook {version} is installed, this test needs 7 or later ('notebook>=7.0')"
+    return None
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
     reason = missing_tools()
@@ -84,6 +96,34 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
         NO_PROXY="127.0.0.1,localhost",
     )
     return env
+
+
+def copy_without_outputs(notebook: Path, folder: Path) -> int:
+    """Copy ``notebook`` into ``folder`` with no outputs, counts or saved widget state, so that
+    whatever a page shows, the kernel made. Returns the number of code cells."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for cell in code_cells:
+        cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, folder / notebook.name)
+    return len(code_cells)
+
+
+def jupyter_command(app: str, root: Path) -> list[str]:
+    """``jupyter lab`` or ``jupyter notebook`` on ``root``: loopback, no token, no browser."""
+    return [
+        str(BIN / "jupyter"),
+        app,
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+    ]
 
 
 @contextmanager
@@ -228,29 +268,13 @@ def test_voila_go_live_with_a_pasted_key(browser: Any, tmp_path: Path, canary: s
 def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
     browser: Any, tmp_path: Path
 ) -> None:
-    import nbformat
     from playwright.sync_api import expect
 
     root = tmp_path / "notebooks"
     root.mkdir()
-    # A copy without outputs or saved widget state: whatever the page shows, the kernel made.
-    nb = nbformat.read(NOTEBOOKS_DIR / "01-create-a-source.ipynb", as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nb.metadata.pop("widgets", None)
-    nbformat.write(nb, root / "01-create-a-source.ipynb")
+    copy_without_outputs(NOTEBOOKS_DIR / "01-create-a-source.ipynb", root)
 
-    lab = [
-        str(BIN / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--allow-root",
-        "--ServerApp.ip=127.0.0.1",
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        f"--ServerApp.root_dir={root}",
-    ]
+    lab = jupyter_command("lab", root)
     with serve(lab, cwd=root, env=isolated_env(tmp_path), log=tmp_path / "lab.log") as port:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(UI_TIMEOUT_MS)
@@ -280,3 +304,69 @@ def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
         expect(page.get_by_role("button", name="Create", exact=True)).to_be_disabled()
         page.screenshot(path=str(tmp_path / "jupyterlab-form.png"), full_page=True)
     assert (tmp_path / "jupyterlab-form.png").stat().st_size > 10_000
+
+
+def test_notebook7_runs_the_first_notebook_and_the_form_creates_a_source(
+    browser: Any, tmp_path: Path
+) -> None:
+    reason = notebook7_missing()
+    if reason:
+        pytest.skip(f"browser test skipped: {reason}")
+    from playwright.sync_api import expect
+
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    code_cells = copy_without_outputs(NOTEBOOKS_DIR / "01-create-a-source.ipynb", root)
+
+    notebook = jupyter_command("notebook", root)
+    with serve(notebook, cwd=root, env=isolated_env(tmp_path), log=tmp_path / "nb7.log") as port:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(f"http://127.0.0.1:{port}/notebooks/01-create-a-source.ipynb", timeout=60_000)
+
+        # Notebook 7 has no status bar. Its kernel signals are in the toolbar: the kernel's logo,
+        # drawn once the session has its kernel (Run All would otherwise ask which one), and the
+        # circle next to the kernel name, whose data-status follows the kernel. That circle
+        # starts out "idle" before any kernel is attached, hence the logo first.
+        expect(page.locator(".jp-NotebookKernelLogo img")).to_have_attribute(
+            "title", "Python 3 (ipykernel)", timeout=60_000
+        )
+        kernel_state = page.locator(".jp-Notebook-ExecutionIndicator")
+        expect(kernel_state).to_have_attribute("data-status", "idle", timeout=60_000)
+
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        # Every code cell ran, in order: the last prompt carries the last execution count, no
+        # cell is still queued ("[*]"), and the kernel is idle again.
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+        expect(prompts).to_have_count(code_cells)
+        expect(prompts.last).to_have_text(f"[{code_cells}]:", timeout=60_000)
+        expect(prompts.filter(has_text="[*]")).to_have_count(0)
+        expect(kernel_state).to_have_attribute("data-status", "idle")
+
+        name = page.get_by_label("Source name")
+        create = page.get_by_role("button", name="Create", exact=True)
+        expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
+        # the notebook's last click from code, in its own cell and on the form's status line
+        expect(page.get_by_text("✔ Reused existing “In-house billing” — ds_")).to_have_count(2)
+        # the table under the form, and the `form.table` cell's copy of it
+        expect(page.get_by_text("2 data sources", exact=True)).to_have_count(2)
+
+        # A user's turn: type a name, click Create.
+        name.fill("Notebook seven billing")
+        expect(create).to_be_enabled()
+        create.click()
+        expect(page.get_by_text("✔ Created “Notebook seven billing” — ds_")).to_be_visible()
+        row = page.locator("table tbody tr").filter(has_text="Notebook seven billing")
+        expect(row).to_have_count(1)  # in the form's table; the `form.table` cell is a snapshot
+        expect(page.get_by_text("3 data sources", exact=True)).to_have_count(1)
+        expect(name).to_have_value("")
+
+        name.fill("   ")
+        expect(page.get_by_text("The name is blank (only whitespace).")).to_be_visible()
+        expect(create).to_be_disabled()
+
+        page.get_by_text("SANDBOX — nothing leaves this machine.").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "notebook7-form.png"))
+    assert (tmp_path / "notebook7-form.png").stat().st_size > 10_000
