@@ -15,7 +15,7 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
@@ -329,7 +329,9 @@ def _times(entries: list[_Entry], all_json: bool) -> pd.Series:
     """The ``created_at`` column: the API's form parsed in one call, anything else one by one."""
     fits = _API_TIME.fullmatch
     texts = [
-        value if value.__class__ is str and fits(value) else None
+        value
+        if value.__class__ is str and fits(value) and _NS_YEARS[0] < value[:4] < _NS_YEARS[1]
+        else None
         for value in _values(entries, "created_at", all_json)
     ]
     times = _nanoseconds(
@@ -340,7 +342,7 @@ def _times(entries: list[_Entry], all_json: bool) -> pd.Series:
     # Parsed entries, other timestamp forms (offsets, a space, no fraction) and values the
     # bulk parse refused: exactly what DataSource.from_dict makes of them.
     slow = [int(i) for i in np.flatnonzero(times.isna().to_numpy())]
-    moments = [_parsed_time(entries[i]) for i in slow]
+    moments = [_within_ns(_parsed_time(entries[i])) for i in slow]
     if any(moment is not None for moment in moments):
         times.iloc[slow] = _nanoseconds(pd.to_datetime(pd.Series(moments, dtype=object), utc=True))
     return times
@@ -353,6 +355,17 @@ def _nanoseconds(times: pd.Series) -> pd.Series:
     inside = times.isna() | ((times >= low) & (times <= high))
     result: pd.Series = times.where(inside).astype(_TIME_DTYPE)
     return result
+
+
+# datetime64[ns] holds 1677-09-21 to 2262-04-11; pandas 2 raises (instead of giving NaT) for an
+# instant outside it, so such values (no real source has one) are kept out of its parsers.
+_NS_YEARS: Final = ("1677", "2262")  # exclusive: whole years inside the range
+_NS_LOW: Final = datetime(1677, 9, 22, tzinfo=timezone.utc)
+_NS_HIGH: Final = datetime(2262, 4, 11, tzinfo=timezone.utc)
+
+
+def _within_ns(moment: datetime | None) -> datetime | None:
+    return moment if moment is not None and _NS_LOW <= moment <= _NS_HIGH else None
 
 
 def _parsed_time(entry: _Entry) -> datetime | None:

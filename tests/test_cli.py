@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -892,6 +893,12 @@ def test_app_without_voila_says_how_to_install_it(
     ]
 
 
+needs_voila = pytest.mark.skipif(
+    importlib.util.find_spec("voila") is None, reason="voila is not installed (the notebook extra)"
+)
+
+
+@needs_voila
 def test_app_without_the_notebook(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_serve, "APP_NOTEBOOK", Path("notebooks") / "missing.ipynb")
     assert "pass --notebook PATH" in cli("app").err
@@ -908,6 +915,7 @@ class FakePopen:
         return 0
 
 
+@needs_voila
 def test_app_runs_voila_on_the_notebook(
     cli: Callable[..., Run],
     monkeypatch: pytest.MonkeyPatch,
@@ -936,6 +944,7 @@ def test_app_runs_voila_on_the_notebook(
     assert pointed_env["CHARTMOGUL_BASE_URL"] == "http://127.0.0.1:8765"
 
 
+@needs_voila
 def test_app_stops_voila_on_ctrl_c(
     cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -322,3 +322,25 @@ def test_from_api_and_refresh_against_the_sandbox() -> None:
         with_status = DataSourceTable.from_api(client, with_processing_status=True)
         assert "processing_status.processed" in with_status.df.columns
         assert len(with_status) == 3  # A, C and the Stripe one
+
+
+@pytest.mark.parametrize("stamp", ["2263-01-01T00:00:00.000Z", "1600-01-01 00:00:00"])
+def test_instants_beyond_datetime64_ns_become_nat_not_an_error(stamp: str) -> None:
+    # pandas 2 raises for these where pandas 3 coerces: `make compat` runs this on pandas 2.
+    fine = {
+        "uuid": "ds_00000000-0000-4000-8000-000000000001",
+        "name": "Fine",
+        "system": "Custom",
+        "created_at": "2024-03-01T09:00:00.000Z",
+        "status": "idle",
+    }
+    odd = {**fine, "uuid": "ds_00000000-0000-4000-8000-000000000002", "name": "Odd"}
+    odd["created_at"] = stamp
+    parsed = DataSourceTable([DataSource.from_dict(fine), DataSource.from_dict(odd)])
+    as_listed = DataSourceTable()
+    as_listed._extend_json([fine, odd])  # what from_api holds: the API's JSON, parsed in bulk
+    for table in (parsed, as_listed):
+        frame = table.to_frame().set_index("name")
+        assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
+        assert frame.loc["Fine", "created_at"] == pd.Timestamp("2024-03-01T09:00:00Z")
+        assert pd.isna(frame.loc["Odd", "created_at"])
