@@ -148,6 +148,9 @@ class DataSourceForm:
         )
 
         self.name_input.observe(self._on_name_change, names="value")
+        # Enter in the field sends a custom {"event": "submit"} message in ipywidgets 7 and 8;
+        # Text.on_submit would do the same but is deprecated in 8, so listen to it directly.
+        self.name_input.on_msg(self._on_name_message)
         self.create_button.on_click(self._on_create)
         self.go_live_button.on_click(self._on_go_live)
         self.key_input.observe(self._on_key_arrived, names="value")
@@ -238,6 +241,12 @@ class DataSourceForm:
         self._validate()
 
     # -- actions --------------------------------------------------------------------------------
+
+    @_never_raises
+    def _on_name_message(self, widget: Any, content: Any, buffers: Any = None) -> None:
+        """Enter in the name field does what **Create** does (nothing while it is disabled)."""
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self._on_create()
 
     def _run(self, busy_text: str, action: Callable[[], tuple[str, str]]) -> None:
         """Run one request under the busy guard; ``action`` returns the (kind, text) to show.

@@ -112,9 +112,10 @@ same.uuid == ds.uuid
     md("""
 ## 3. The form
 
-The same thing without writing code: type a name, press **Create**. The form validates the name
-on every keystroke (the button stays grey while the name cannot be sent), shows the outcome of
-each click on one status line, never a traceback, and lists what you created below, newest first.
+The same thing without writing code: type a name, press **Create** (or Enter). The form
+validates the name on every keystroke (the button stays grey while the name cannot be sent),
+shows the outcome of each click on one status line, never a traceback, and lists what you
+created below, newest first.
 
 When you run this notebook yourself, the form appears under the next cell. (A notebook viewer
 that does not run Python shows the form's plain-text stand-in, `DataSourceForm(mode=SANDBOX)`.)
@@ -647,7 +648,7 @@ APP: list[Cell] = [
     md("""
 # New ChartMogul data source
 
-Type a name and press **Create**. Everything you create is listed below the form.
+Type a name and press **Create** (or Enter). Everything you create is listed below the form.
 
 With no API key configured this page uses the **embedded sandbox** (nothing leaves this
 machine): paste a key into **API key** and press **Go LIVE** to work on your ChartMogul account,

@@ -204,10 +204,17 @@ def test_voila_app_creates_a_source_and_shows_inline_errors(
             expect(refusal).to_be_visible()
             expect(refusal).to_contain_text("Tick “If it exists, reuse it” to use it.")
 
-            # 4. A blank name: the hint says why and the button stays disabled.
+            # 4. A blank name: the hint says why and the button stays disabled; Enter sends nothing.
             name.fill("   ")
             expect(page.get_by_text("The name is blank (only whitespace).")).to_be_visible()
             expect(create).to_be_disabled()
+            name.press("Enter")
+
+            # 5. Enter in the name field creates, like a click on Create.
+            name.fill("Entered billing")
+            name.press("Enter")
+            expect(page.get_by_text("✔ Created “Entered billing” — ds_")).to_be_visible()
+            expect(name).to_have_value("")
 
             page.screenshot(path=str(tmp_path / "voila-form.png"), full_page=True)
             html = page.content()
@@ -217,8 +224,9 @@ def test_voila_app_creates_a_source_and_shows_inline_errors(
     assert posts == [
         ("/v1/data_sources", {"name": "In-house billing"}, 201),
         ("/v1/data_sources", {"name": "Billing EU"}, 422),
-    ]  # the blank name and the known duplicate were never sent
-    assert names == ["Billing EU", "In-house billing"]
+        ("/v1/data_sources", {"name": "Entered billing"}, 201),
+    ]  # the blank name (clicked or entered) and the known duplicate were never sent
+    assert names == ["Billing EU", "In-house billing", "Entered billing"]
     assert canary not in html
     assert (tmp_path / "voila-form.png").stat().st_size > 10_000
 

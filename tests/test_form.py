@@ -567,3 +567,49 @@ def test_a_long_table_under_the_form_shows_the_newest_and_says_how_many(
     assert [f"Source {n}" in shown for n in range(1, 6)] == [False, False, True, True, True]
     assert shown.index("Source 5") < shown.index("Source 3")
     assert len(form.table.df) == 5  # the DataFrame holds every source, in the order created
+
+
+def press_enter(field: widgets.Text) -> None:
+    """What the front end sends when Enter is pressed in a Text (ipywidgets 7 and 8 alike)."""
+    field._handle_custom_msg({"event": "submit"}, [])
+
+
+def test_enter_in_the_name_field_creates(sb: cmnb.Sandbox, form: DataSourceForm) -> None:
+    form.name_input.value = "Entered billing"
+    press_enter(form.name_input)
+    assert text_of(form.status).startswith("✔ Created “Entered billing” — ds_")
+    assert [s["name"] for s in sb.sources()] == ["Entered billing"]
+    assert form.name_input.value == ""
+
+
+def test_enter_reuses_when_the_box_is_ticked(sb: cmnb.Sandbox, form: DataSourceForm) -> None:
+    sb.add_source("Stripe", system="Stripe")
+    form.reuse_checkbox.value = True
+    form.name_input.value = "Stripe"
+    press_enter(form.name_input)
+    assert text_of(form.status).startswith("✔ Reused existing “Stripe” — ds_")
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "Tab\there"])
+def test_enter_on_an_unusable_name_sends_nothing(
+    sb: cmnb.Sandbox, form: DataSourceForm, typed: str
+) -> None:
+    form.name_input.value = typed
+    press_enter(form.name_input)
+    assert sb.requests == []
+    assert text_of(form.status) == ""
+
+
+def test_enter_while_a_request_runs_is_ignored(sb: cmnb.Sandbox, form: DataSourceForm) -> None:
+    form.name_input.value = "Only once"
+    form._busy = True
+    press_enter(form.name_input)
+    assert sb.requests == []
+
+
+def test_other_messages_from_the_name_field_do_nothing(
+    sb: cmnb.Sandbox, form: DataSourceForm
+) -> None:
+    form.name_input.value = "Not submitted"
+    form.name_input._handle_custom_msg({"event": "focus"}, [])
+    assert sb.requests == []
