@@ -43,6 +43,12 @@ _TABLE_STYLES: list[dict[str, Any]] = [
     {"selector": "td", "props": "text-align: left; padding: 2px 10px; white-space: nowrap;"},
     {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},
 ]
+#: The tables' wrapper: a table wider than the page (a narrow window, many columns) scrolls
+#: sideways instead of having its last columns clipped out of reach by the widget area.
+_WRAPPER_STYLE = "overflow-x: auto; max-width: 100%;"
+#: Columns whose text is the point of the row (a bulk run's errors) wrap instead of running
+#: off the right edge; the minimum width keeps them readable in a narrow window.
+_WRAPPED_CELL = "white-space: normal; min-width: 16em; max-width: 40em;"
 
 
 def _is_missing(value: Any) -> bool:
@@ -109,13 +115,14 @@ def sources_html(
     if total == 0:
         return f'<div class="cmnb-sources">{note}</div>'
     rows = newest_first(frame).head(max_rows)
-    return f'<div class="cmnb-sources">{_table_html(rows, table_uuid)}{note}</div>'
+    table = _table_html(rows, table_uuid)
+    return f'<div class="cmnb-sources" style="{_WRAPPER_STYLE}">{table}{note}</div>'
 
 
 def _table_html(rows: pd.DataFrame, table_uuid: str, *, uncut: tuple[str, ...] = ()) -> str:
     """Every cell and header escaped exactly once (see :func:`format_cell`), no index.
 
-    Cells of the ``uncut`` columns are never shortened.
+    Cells of the ``uncut`` columns are never shortened, and wrap.
     """
     styler = (
         rows.style.set_uuid(table_uuid)
@@ -128,6 +135,8 @@ def _table_html(rows: pd.DataFrame, table_uuid: str, *, uncut: tuple[str, ...] =
     whole = [column for column in uncut if column in rows.columns]
     if whole:
         styler = styler.format(lambda value: format_cell(value, None), subset=whole)
+        wrapped = {column: [{"selector": "td", "props": _WRAPPED_CELL}] for column in whole}
+        styler = styler.set_table_styles(wrapped, overwrite=False)  # type: ignore[arg-type]
     html_text: str = styler.to_html()
     return html_text
 
@@ -161,7 +170,7 @@ def outcomes_html(
         rows = pd.concat([frame[~fine], frame[fine]])
     rows = rows.head(max_rows).reset_index(drop=True)
     table = _table_html(rows, table_uuid, uncut=("error",))  # the reason is the point of a row
-    return f'<div class="cmnb-outcomes">{table}{note}</div>'
+    return f'<div class="cmnb-outcomes" style="{_WRAPPER_STYLE}">{table}{note}</div>'
 
 
 def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:

@@ -231,6 +231,62 @@ def test_voila_app_creates_a_source_and_shows_inline_errors(
     assert (tmp_path / "voila-form.png").stat().st_size > 10_000
 
 
+def test_voila_bulk_mode_in_a_narrow_window(browser: Any, tmp_path: Path, canary: str) -> None:
+    """Many names at 900 px: 30 pasted lines (a few bad), Create all, the bar, the outcome rows.
+
+    The outcome table is wider than the window: its error column must wrap, so the advice at
+    the end of a refusal stays on screen, and the table scrolls sideways rather than clipping.
+    """
+    from playwright.sync_api import expect
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "app.ipynb", site)
+    env = isolated_env(tmp_path)
+    lines = [f"Billing region {number:02d}" for number in range(30)]
+    lines[3], lines[7], lines[11], lines[20] = "Tab\tname", "   ", "Billing region 05", "Billing EU"
+    with cmnb.Sandbox(canary, seed=11, sources=[{"name": "Billing EU"}]) as account:
+        env.update(CHARTMOGUL_API_KEY=canary, CHARTMOGUL_BASE_URL=account.url)
+        voila = [str(BIN / "voila"), "app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1"]
+        with serve(voila, cwd=site, env=env, log=tmp_path / "voila.log") as port:
+            page = browser.new_page(viewport={"width": 900, "height": 900})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+
+            page.get_by_text("Many names", exact=True).click()
+            box = page.get_by_label("Names")
+            box.fill("\n".join(lines))
+            expect(page.get_by_text("27 names to send. 1 line cannot be sent")).to_be_visible()
+            expect(
+                page.get_by_text("line 4 “Tab\tname”: The name contains a control")
+            ).to_be_visible()
+            page.get_by_role("button", name="Create all").click()
+
+            status = page.get_by_text(
+                "✖ 26 created, 0 existing, 1 failed; 1 invalid line not sent."
+            )
+            expect(status).to_be_visible()
+            expect(page.get_by_text("27 names: 26 created, 1 failed")).to_be_visible()  # the bar
+            expect(box).to_have_value("Tab\tname\nBilling EU")  # only the lines not done
+            expect(page.get_by_text("showing 20 of 26 data sources (newest first)")).to_be_visible()
+
+            refusal = page.locator("td").filter(has_text="A data source named “Billing EU”")
+            expect(refusal).to_contain_text("to use it.")
+            page.screenshot(path=str(tmp_path / "voila-bulk-900.png"), full_page=True)
+            cell = refusal.bounding_box()  # where it is drawn, before any scrolling
+            assert cell is not None and 0 <= cell["x"] and cell["x"] + cell["width"] <= 900
+            assert cell["height"] > 40  # wrapped over several lines, not cut at the edge
+            # Wider than the window (the sources table): scrolls in its own box; the form stays.
+            page.locator("th", has_text="status").scroll_into_view_if_needed()
+            mode_line = page.get_by_text("— nothing leaves this machine.").bounding_box()
+            assert mode_line is not None and mode_line["x"] >= 0
+            html = page.content()
+        posted = sorted(r.body["name"] for r in account.requests if r.method == "POST")
+
+    assert posted == sorted({line for line in lines if line.strip() and "\t" not in line})
+    assert canary not in html
+
+
 def test_voila_go_live_with_a_pasted_key(browser: Any, tmp_path: Path, canary: str) -> None:
     """No key configured: the page starts on the embedded sandbox; pasting a key goes LIVE.
 

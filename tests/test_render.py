@@ -7,6 +7,7 @@ tests/test_render.py`` and review the diff.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -205,3 +206,15 @@ def test_any_name_reads_back_from_the_html_exactly(name: str) -> None:
         assert (text, title) == (name, "")
     else:
         assert (text, title) == (name[: render.MAX_CELL_CHARS - 1] + "…", name)
+
+
+def test_outcome_errors_wrap_and_wide_tables_scroll_in_their_own_box() -> None:
+    frame = pd.DataFrame(
+        {"name": ["Billing EU"], "outcome": ["failed"], "uuid": [None], "error": ["why " * 40]}
+    )
+    html_text = render.outcomes_html(frame)
+    # the error column (the 4th: col3) wraps instead of running off the right edge
+    assert re.search(r"td\.col3 \{[^}]*white-space: normal;", html_text)
+    assert html_text.startswith('<div class="cmnb-outcomes" style="overflow-x: auto;')
+    sources = render.sources_html(pd.DataFrame({"uuid": ["ds_1"], "name": ["a"]}))
+    assert sources.startswith('<div class="cmnb-sources" style="overflow-x: auto;')
