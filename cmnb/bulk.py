@@ -6,6 +6,8 @@ account up with **one** ``list()`` call and creates only the missing names on a 
 pool. Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s);
 bulk adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
 Creates whose answer was lost for good are looked for with one more ``list()`` at the end.
+After a 401, a 403 or a server that cannot be reached at all, nothing more is sent: the names
+left fail with that same error.
 
 Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) and ``skipped``
 (never sent because the run was interrupted), one :class:`BulkOutcome` per name in a
@@ -27,8 +29,10 @@ from typing import Any, Literal, Protocol
 from .bulk_result import BulkOutcome, BulkResult, Outcome
 from .errors import (
     APIError,
+    AuthenticationError,
     CmnbError,
     DuplicateNameError,
+    ForbiddenError,
     InputError,
     RateLimitError,
     TransportError,
@@ -89,8 +93,10 @@ def create_many(
     ``concurrency`` is clamped to 1..20 threads. ``progress`` is ``progress(done, total,
     outcome)`` called on the calling thread after each outcome, ``"auto"`` (a widget in a
     notebook, a text bar on a terminal) or ``None``. API and network errors never raise: they
-    become ``failed`` outcomes. Raises :class:`InputError` for a bad argument (nothing sent)
-    and :class:`BulkInterrupted` (a ``KeyboardInterrupt``) on Ctrl-C.
+    become ``failed`` outcomes; after a 401, a 403 or an unreachable server (connection refused
+    after the client's retries) the names not yet sent fail with that error, unsent.
+    Raises :class:`InputError` for a bad argument (nothing sent) and :class:`BulkInterrupted`
+    (a ``KeyboardInterrupt``) on Ctrl-C.
     """
     if mode not in ("ensure", "create"):
         raise InputError(f"mode must be 'ensure' or 'create', not {mode!r}.", field="mode")
@@ -140,6 +146,7 @@ class _Run:
         self.landed: dict[int, DataSource | BaseException] = {}
         self.unsure: list[tuple[int, Exception]] = []  # failed after the server may have acted
         self.stopping = False
+        self.halt: Exception | None = None  # an answer every later create would get as well
         self.interrupted = threading.Event()  # set on Ctrl-C: requests in flight stop retrying
 
     def record(self, index: int, outcome: Outcome, **details: Any) -> None:
@@ -235,6 +242,11 @@ class _Run:
         in_flight: dict[cf.Future[DataSource], tuple[int, int]] = {}
         limit, successes, resume_at = self.workers, 0, 0.0
         while queue or in_flight:
+            if self.halt is not None:  # nothing more is sent: the rest would fail the same way
+                while queue:
+                    self.record(queue.popleft()[0], "failed", error=self.halt)
+                if not in_flight:
+                    break
             now = time.monotonic()
             while queue and len(in_flight) < limit and now >= resume_at:
                 index, attempt = queue.popleft()
@@ -254,7 +266,11 @@ class _Run:
                     resume_at = time.monotonic() + pause_s
                     _log.info("429 for %r: at most %d requests in flight", self.names[index], limit)
                     continue
-                self.settle(index, self.landed[index])
+                answer = self.landed[index]
+                self.settle(index, answer)
+                if self.halt is None and isinstance(answer, Exception) and _stops_the_run(answer):
+                    self.halt = answer
+                    _log.warning("not sending the names left: %s", answer)
                 successes += 1
                 if limit < self.workers and successes >= limit:
                     limit, successes = limit + 1, 0
@@ -309,6 +325,14 @@ class _Run:
                 self.record(index, "skipped")  # never sent, or refused: nothing was created
             else:
                 self.settle(index, answer)
+
+
+def _stops_the_run(answer: Exception) -> bool:
+    """A refused key, a forbidden account or a server that cannot be reached at all (after the
+    client's retries): every name still to send would get the same answer."""
+    if isinstance(answer, (AuthenticationError, ForbiddenError)):
+        return True
+    return isinstance(answer, TransportError) and not answer.maybe_sent
 
 
 def _may_have_created(error: Exception) -> bool:

@@ -28,6 +28,7 @@ from cmnb.errors import (
     AuthenticationError,
     BadRequestError,
     DuplicateNameError,
+    ForbiddenError,
     InputError,
     RateLimitError,
     ServerError,
@@ -778,3 +779,34 @@ def test_benchmark_smoke_run_prints_figures_that_parse() -> None:
     )
     assert set(goals) == {"bulk.share_of_limit", "bulk.create_many_over_sdk"}
     assert all(float(value) > 0 for value in goals.values())
+
+
+@pytest.mark.parametrize(
+    "fatal",
+    [
+        AuthenticationError(401, "No valid API key provided", method="POST", path="/v1/x"),
+        ForbiddenError(403, "Trial expired", method="POST", path="/v1/x"),
+        TransportError("POST /v1/x: Connection refused", method="POST", path="/v1/x"),
+    ],
+    ids=["401", "403", "refused"],
+)
+def test_a_refused_key_or_an_unreachable_server_stops_sending(fatal: Exception) -> None:
+    # 200 names and a wrong key must not mean 200 refused requests (or minutes of retries).
+    names = [f"N{i}" for i in range(200)]
+    fake = FakeDataSources(failures={name: [fatal] for name in names})
+
+    result = create_many(fake, names, mode="create", concurrency=2)
+
+    assert [o.outcome for o in result] == ["failed"] * 200
+    assert all(o.error is fatal for o in result)
+    assert len(fake.create_calls) <= 2  # only what was already in flight
+    assert fake.store == {}
+
+
+def test_an_answer_lost_after_sending_does_not_stop_the_run() -> None:
+    maybe = TransportError("POST /v1/x: reset", method="POST", path="/v1/x", maybe_sent=True)
+    fake = FakeDataSources(failures={"A": [maybe]})
+
+    result = create_many(fake, ["A", "B", "C"], mode="create", concurrency=1)
+
+    assert by_outcome(result) == {"A": "failed", "B": "created", "C": "created"}
