@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
 
 PROGRESS_MIN_NAMES = 5  # a bar for a handful of names only flickers
+MAX_EXPLAINED = 10  # failures explained one by one on stderr; the rest are counted
 
 
 def _flags(ctx: Context) -> dict[str, bool]:
@@ -121,23 +122,32 @@ def outcome_line(outcome: BulkOutcome) -> str:
 
 
 def _report(ctx: Context, result: BulkResult) -> None:
-    """Outcome lines to stdout; each distinct failure once to stderr; the summary line."""
-    told: set[int] = set()
-    same_again = 0
+    """Outcome lines to stdout; each different reason once to stderr (the first
+    :data:`MAX_EXPLAINED`); the summary line."""
+    told: set[str] = set()
+    same_again = untold = 0
     for outcome in result:
         ctx.emit(outcome_line(outcome))
         if outcome.outcome != "failed":
             continue
-        if id(outcome.error) in told:  # one lookup failure fails every name with one error
-            same_again += 1
-            continue
-        told.add(id(outcome.error))
         why = describe_error(outcome.error, reuse_option=REUSE_OPTION) if outcome.error else ""
-        ctx.say(f"failed {one_line(repr(outcome.name))}: {why}")
+        if why in told:  # a refused key or a failed lookup: every name, in the same words
+            same_again += 1
+        elif len(told) >= MAX_EXPLAINED:  # 200 taken names would be 200 lines: the stdout
+            untold += 1  # lines name them all
+        else:
+            told.add(why)
+            ctx.say(f"failed {one_line(repr(outcome.name))}: {why}")
     if same_again:
-        ctx.say(f"{same_again} more names failed with the same error.")
+        ctx.say(f"{_more(same_again)} failed with the same error.")
+    if untold:
+        ctx.say(f"{_more(untold)} failed (each has its own `failed` line on stdout).")
     if len(result) > 1:
         ctx.say(result.summary())
+
+
+def _more(count: int) -> str:
+    return f"{count} more name" if count == 1 else f"{count} more names"
 
 
 def _dry_run(ctx: Context, client: Client, names: list[str], *, ensure: bool) -> int:

@@ -302,6 +302,38 @@ def test_one_lookup_failure_is_reported_once(
     ]
 
 
+def test_a_refused_key_is_explained_once_not_once_per_name(
+    cli: Callable[..., Run], sandbox: cmnb.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHARTMOGUL_BASE_URL", sandbox.url)
+    monkeypatch.setenv("CHARTMOGUL_API_KEY", "sbx_not_the_key")
+    result = cli("create", *[f"N{i}" for i in range(12)])
+    assert result.code == 4
+    assert result.lines == [f"failed\t-\tN{i}" for i in range(12)]
+    assert result.messages[0].startswith("cmnb: failed 'N0': The API key was not accepted")
+    assert result.messages[1:] == [
+        "cmnb: 11 more names failed with the same error.",
+        "cmnb: 12 names: 0 created, 12 failed",
+    ]
+
+
+def test_many_taken_names_are_explained_ten_at_most(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox
+) -> None:
+    names = [f"Taken {i:02d}" for i in range(25)]
+    for name in names:
+        sandbox.add_source(name)
+    result = run("create", *names)
+    assert result.code == 5
+    assert [line.split("\t")[0] for line in result.lines] == ["failed"] * 25
+    explained = [m for m in result.messages if m.startswith("cmnb: failed ")]
+    assert [m.split("'")[1] for m in explained] == names[:10]
+    assert result.messages[10:] == [
+        "cmnb: 15 more names failed (each has its own `failed` line on stdout).",
+        "cmnb: 25 names: 0 created, 25 failed",
+    ]
+
+
 # --- list / get / delete ---------------------------------------------------------------------
 
 
