@@ -141,7 +141,7 @@ def _report(ctx: Context, result: BulkResult) -> None:
     if same_again:
         ctx.say(f"{_more(same_again)} failed with the same error.")
     if untold:
-        ctx.say(f"{_more(untold)} failed (each has its own `failed` line on stdout).")
+        ctx.say(f"{_more(untold)} failed (stdout has a line for each).")
     if len(result) > 1:
         ctx.say(result.summary())
 

@@ -329,7 +329,7 @@ def test_many_taken_names_are_explained_ten_at_most(
     explained = [m for m in result.messages if m.startswith("cmnb: failed ")]
     assert [m.split("'")[1] for m in explained] == names[:10]
     assert result.messages[10:] == [
-        "cmnb: 15 more names failed (each has its own `failed` line on stdout).",
+        "cmnb: 15 more names failed (stdout has a line for each).",
         "cmnb: 25 names: 0 created, 25 failed",
     ]
 
