@@ -250,7 +250,13 @@ def _confirm(ctx: Context, client: Client, source: DataSource) -> bool:
         "Everything imported into it goes too; this cannot be undone. [y/N] "
     )
     ctx.err.flush()
-    answer = sys.stdin.readline()  # "" at end of input: no
+    try:
+        answer = sys.stdin.readline()  # "" at end of input (Ctrl-D): no
+    except KeyboardInterrupt:
+        ctx.err.write("\n")  # the terminal echoed no line end: "interrupted." gets its own line
+        raise
+    if not answer.endswith("\n"):
+        ctx.err.write("\n")
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -477,6 +477,25 @@ def test_delete_asks_on_a_terminal(
         assert names_in(sandbox) == ["Maybe"]
 
 
+class InterruptedTTY(FakeTTY):
+    def readline(self, size: int | None = -1) -> str:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("stdin", [FakeTTY(""), InterruptedTTY()], ids=["ctrl-d", "ctrl-c"])
+def test_delete_prompt_left_without_an_answer_ends_its_line(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, monkeypatch: pytest.MonkeyPatch, stdin: Any
+) -> None:
+    # No Enter was echoed, so the next message must not be glued to the prompt.
+    source = sandbox.add_source("Maybe")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    result = run("delete", source["uuid"])
+    assert result.code in (1, 130)
+    assert result.messages[0].endswith("[y/N] ")
+    assert result.messages[1] in ("cmnb: not deleted.", "cmnb: interrupted.")
+    assert names_in(sandbox) == ["Maybe"]
+
+
 def test_delete_unknown_uuid_on_a_terminal_fails_before_asking(
     run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
