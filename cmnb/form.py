@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
@@ -35,11 +35,17 @@ _ICONS = {"ok": "✔ ", "error": "✖ ", "busy": "… ", "info": ""}
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
-def _status_html(kind: str, text: str, *, icon: bool = True) -> str:
+def _status_html(kind: str, text: str, *, icon: bool = True, names: Iterable[str] = ()) -> str:
+    """One escaped status line. Each of ``names`` quoted in ``text`` (“name”) is put in a
+    ``<bdi>``: a name holding a right-to-left override (U+202E) must not reverse the uuid and
+    words after it."""
     mark = _ICONS[kind] if icon else ""
+    shown = html.escape(text, quote=True)
+    for name in dict.fromkeys(names):
+        escaped = html.escape(name, quote=True)
+        shown = shown.replace(f"“{escaped}”", f"“<bdi>{escaped}</bdi>”")
     return (
-        f'<span class="cmnb-status cmnb-{kind}" style="color: {_COLORS[kind]}">'
-        f"{mark}{html.escape(text, quote=True)}</span>"
+        f'<span class="cmnb-status cmnb-{kind}" style="color: {_COLORS[kind]}">{mark}{shown}</span>'
     )
 
 
@@ -215,8 +221,8 @@ class DataSourceForm:
     def _render_table(self) -> None:
         self.table_view.value = self.table._repr_html_()
 
-    def _set_status(self, kind: str, text: str) -> None:
-        self.status.value = _status_html(kind, text)
+    def _set_status(self, kind: str, text: str, names: Iterable[str] = ()) -> None:
+        self.status.value = _status_html(kind, text, names=names)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -233,7 +239,8 @@ class DataSourceForm:
             self.hint.value = ""
         else:
             kind = "info" if self.name_input.value == "" else "error"
-            self.hint.value = _status_html(kind, problem, icon=False)
+            names = [self.name_input.value.strip()]
+            self.hint.value = _status_html(kind, problem, icon=False, names=names)
         self.create_button.disabled = self._busy or problem is not None
 
     @_never_raises
@@ -248,21 +255,26 @@ class DataSourceForm:
         if isinstance(content, dict) and content.get("event") == "submit":
             self._on_create()
 
-    def _run(self, busy_text: str, action: Callable[[], tuple[str, str]]) -> None:
+    def _run(
+        self, busy_text: str, action: Callable[[], tuple[str, str]], names: Iterable[str] = ()
+    ) -> None:
         """Run one request under the busy guard; ``action`` returns the (kind, text) to show.
+
+        ``names`` are the source names the texts may quote (isolated for display).
 
         The ``_busy`` flag, not only ``disabled``, refuses clicks that arrive while a request
         is in flight (a disabled button can still deliver clicks queued before it was disabled).
         """
         if self._busy:
             return
+        names = tuple(names)
         self._busy = True
         self.create_button.disabled = True
         self.bulk.create_all_button.disabled = True
         self.go_live_button.disabled = True
         self.mode_toggle.disabled = True
         try:
-            self._set_status("busy", busy_text)
+            self._set_status("busy", busy_text, names)
             kind, text = action()
         except (Exception, KeyboardInterrupt) as exc:
             logger.debug("cmnb form request failed", exc_info=True)
@@ -273,7 +285,7 @@ class DataSourceForm:
             self.mode_toggle.disabled = False
             self._validate()
             self.bulk.validate()
-        self._set_status(kind, text)
+        self._set_status(kind, text, names)
 
     @_never_raises
     def _on_create(self, button: Any = None) -> None:
@@ -296,7 +308,7 @@ class DataSourceForm:
             return "ok", f"{verb} “{source.name}” — {source.uuid}"
 
         verb = "Finding or creating" if reuse else "Creating"
-        self._run(f"{verb} “{name}”…", create)
+        self._run(f"{verb} “{name}”…", create, names=(name,))
 
     @_never_raises
     def _on_key_arrived(self, change: Any) -> None:

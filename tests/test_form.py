@@ -613,3 +613,33 @@ def test_other_messages_from_the_name_field_do_nothing(
     form.name_input.value = "Not submitted"
     form.name_input._handle_custom_msg({"event": "focus"}, [])
     assert sb.requests == []
+
+
+RTL = "Billing \u202eSU"  # a right-to-left override inside a name
+
+
+def test_a_right_to_left_name_cannot_reverse_the_rest_of_the_status_line(
+    sb: cmnb.Sandbox, form: DataSourceForm
+) -> None:
+    shown = create(form, RTL)
+    assert shown.startswith(f"✔ Created “{RTL}” — ds_")  # the same words for a reader...
+    # ...and the name isolated, so the override stops at its end: the uuid reads left to right
+    assert f"“<bdi>{RTL}</bdi>” — ds_" in form.status.value
+
+
+def test_a_right_to_left_name_is_isolated_in_errors_and_hints(
+    sb: cmnb.Sandbox, form: DataSourceForm
+) -> None:
+    sb.add_source(RTL)
+    create(form, RTL)
+    assert f"named “<bdi>{RTL}</bdi>” already exists (ds_" in form.status.value
+    form.reuse_checkbox.value = True
+    form.create_button.click()
+    form.name_input.value = RTL
+    assert f"“<bdi>{RTL}</bdi>” is already in this table." in form.hint.value
+
+
+def test_a_hostile_name_is_still_escaped_when_isolated(form: DataSourceForm) -> None:
+    create(form, HOSTILE)
+    assert f"“<bdi>{ESCAPED}</bdi>”" in form.status.value
+    assert "<img" not in form.status.value

@@ -201,7 +201,9 @@ MIXED = "\n".join(["A", "", "B", "Old", "bad\tname", " C ", "A", HOSTILE])
 
 
 def add_faults(sb: cmnb.Sandbox) -> None:
-    sb.faults.add("create", status=403)  # A (the first create): refused
+    # A (the first create): refused. A 400 concerns that request only; a 401 or 403 would stop
+    # the whole run (the account refuses everything), which is create_many's business.
+    sb.faults.add("create", status=400)
     # B (the next one): created, then the answer is lost. The client or create_many finds it
     # again, or (create mode) reports it failed with the uuid found: the form only relays.
     sb.faults.add("create", status=500, after_commit=True)
@@ -241,7 +243,7 @@ def test_create_mode_with_faults(sb: cmnb.Sandbox, form: DataSourceForm) -> None
         f"✖ {created} created, 0 existing, {5 - created} failed; 1 invalid line not sent. "
         "The lines not done are still in the box."
     )
-    assert rows[0][4].startswith("This account may not do that (HTTP 403)")
+    assert rows[0][4].startswith("ChartMogul refused the request (HTTP 400).")
     assert rows[2][2] == old["uuid"]
     assert rows[2][4] == (
         f"A data source named “Old” already exists ({old['uuid']}). "
