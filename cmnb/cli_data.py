@@ -7,6 +7,7 @@ they do not handle themselves propagate to :func:`cmnb.cli.main`, which maps the
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Mapping
@@ -62,7 +63,8 @@ def read_names(path: str, column: str) -> list[str]:
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.", field="from_csv") from None
     try:
-        reader = csv.DictReader(handle)
+        text = handle.read().removeprefix("\ufeff")  # stdin keeps a BOM the file opener drops
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text, column))
         columns = reader.fieldnames
         if not columns:
             raise InputError(f"{path} is empty (no header line).", field="from_csv")
@@ -80,6 +82,16 @@ def read_names(path: str, column: str) -> list[str]:
     finally:
         if handle is not sys.stdin:
             handle.close()
+
+
+def _delimiter(text: str, column: str) -> str:
+    """``,`` unless only another common separator makes ``column`` a header: spreadsheets in
+    many locales export ``name;notes``, and tab-separated text is pasted from anywhere."""
+    for delimiter in (",", ";", "\t", "|"):
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        if column in header:
+            return delimiter
+    return ","
 
 
 def run_create(ctx: Context) -> int:

@@ -179,6 +179,33 @@ def test_create_from_csv_default_column_and_stdin(
 
 
 @pytest.mark.parametrize(
+    "content",
+    [
+        b"\xef\xbb\xbfname;notes\r\nSemi A;x\r\nSemi, B;y\r\n",  # Excel in a comma-decimal locale
+        b"notes\tname\r\nx\tSemi A\r\ny\tSemi, B\r\n",  # tab-separated, pasted
+        b'name,notes\r\nSemi A,x\r\n"Semi, B",y\r\n',  # the usual, for comparison
+    ],
+    ids=["semicolons-bom-crlf", "tabs", "commas"],
+)
+def test_create_from_csv_finds_the_column_whatever_the_separator(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "sources.csv"
+    path.write_bytes(content)
+    result = run("create", "--from-csv", str(path))
+    assert (result.code, result.err) == (0, "cmnb: 2 names: 2 created, 0 failed\n")
+    assert sorted(names_in(sandbox)) == ["Semi A", "Semi, B"]
+
+
+def test_create_from_csv_on_stdin_drops_a_byte_order_mark(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeffname\nFrom stdin\n"))
+    assert run("create", "--from-csv", "-").code == 0
+    assert names_in(sandbox) == ["From stdin"]
+
+
+@pytest.mark.parametrize(
     ("content", "argv", "message"),
     [
         (None, ["--column", "x"], "has no column 'x'"),
