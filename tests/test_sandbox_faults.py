@@ -45,6 +45,7 @@ def post(session: requests.Session, sb: Sandbox, name: str, **kw: float) -> requ
         ("create:reset:after_commit", Fault("create", reset=True, after_commit=True)),
         ("any:429:retry_after=2", Fault("any", 429, retry_after=2.0)),
         ("list:delay=10", Fault("list", delay_s=10.0)),
+        ("list:delay_s=40", Fault("list", delay_s=40.0)),  # the keyword of faults.add()
         ("delete:502:skip=1:always", Fault("delete", 502, skip=1, times=None)),
         ("ping:retry_after=1.5:x3", Fault("ping", 429, retry_after=1.5, times=3)),
         (" Create : 503 : before_commit ", Fault("create", 503)),
@@ -65,6 +66,7 @@ def test_parse_fault_reads_the_cli_form(spec: str, expected: Fault) -> None:
         ("create:500:sometimes", "unknown part 'sometimes'"),
         ("create:200", "unknown part '200'"),
         ("create:500:x0", "at least 1"),
+        ("create:500:wait=2", "the parts are NNN, reset, .* delay=S, retry_after=S, skip=N"),
     ],
 )
 def test_parse_fault_refuses_what_it_cannot_read(spec: str, match: str) -> None:

@@ -249,7 +249,7 @@ _NUMBER = r"(\d+(?:\.\d+)?)"
 _TOKENS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^([45]\d\d)$"), "status"),
     (re.compile(r"^x(\d+)$"), "times"),
-    (re.compile(rf"^delay={_NUMBER}$"), "delay_s"),
+    (re.compile(rf"^delay(?:_s)?={_NUMBER}$"), "delay_s"),  # delay_s= as in faults.add()
     (re.compile(rf"^retry_after={_NUMBER}$"), "retry_after"),
     (re.compile(r"^skip=(\d+)$"), "skip"),
     (re.compile(rf"^p={_NUMBER}$"), "probability"),
@@ -261,8 +261,8 @@ def parse_fault(spec: str) -> Fault:
     """Read a text fault like ``create:500:after_commit:x2``; raises ``ValueError`` if unclear.
 
     Grammar: ``ENDPOINT`` then any of ``NNN`` (status), ``reset``, ``after_commit``,
-    ``before_commit``, ``xN`` (times), ``always``, ``delay=S``, ``retry_after=S``, ``skip=N``,
-    ``p=P`` (probability), ``seed=N``.
+    ``before_commit``, ``xN`` (times), ``always``, ``delay=S`` (or ``delay_s=S``),
+    ``retry_after=S``, ``skip=N``, ``p=P`` (probability), ``seed=N``.
     """
     endpoint, *tokens = [part.strip() for part in spec.strip().split(":")]
     values: dict[str, object] = {}
@@ -284,7 +284,8 @@ def parse_fault(spec: str) -> Fault:
                     break
             else:
                 raise ValueError(
-                    f"cannot read fault {spec!r}: unknown part {token!r} (expected e.g. "
-                    "create:500:after_commit:x2, create:reset, any:429:retry_after=2)"
+                    f"cannot read fault {spec!r}: unknown part {token!r} (the parts are NNN, "
+                    "reset, after_commit, before_commit, xN, always, delay=S, retry_after=S, "
+                    "skip=N, p=P, seed=N; e.g. create:500:after_commit:x2, list:delay=40)"
                 )
     return Fault(endpoint.lower(), **values)  # type: ignore[arg-type]
