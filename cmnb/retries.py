@@ -37,6 +37,7 @@ import datetime
 import email.utils
 import enum
 import math
+import re
 import time
 from collections.abc import Mapping
 
@@ -178,7 +179,12 @@ def describe_failure(exc: BaseException) -> str:
     message = getattr(reason, "_message", None)
     text = (message if isinstance(message, str) else str(reason)).strip()
     text = text or type(reason).__name__
+    # "(read timeout=2.999977967000632)": the time left before the deadline, as urllib3 got it
+    text = _TIMEOUT_VALUE.sub(lambda m: f"{m[1]} timeout {float(m[2]):.3g} s", text)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+_TIMEOUT_VALUE = re.compile(r"\b(read|connect) timeout=(\d+(?:\.\d+)?)")
 
 
 def backoff_s(retry_number: int, jitter: float) -> float:

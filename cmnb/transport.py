@@ -354,7 +354,7 @@ class Transport:
             if decision is Decision.STOP:
                 return self._give_up(reply, failure, "")
             if attempt >= self.max_attempts:
-                return self._give_up(reply, failure, f"gave up after {attempt} attempts")
+                return self._give_up(reply, failure, f"gave up after {_attempts(attempt)}")
             server_wait = reply.retry_after_s if reply is not None else None
             wait_s = server_wait if server_wait is not None else self.backoff_s(attempt)
             left_s = deadline - self._clock()
@@ -369,11 +369,11 @@ class Transport:
                 return self._give_up(
                     reply,
                     failure,
-                    f"gave up after {attempt} attempts: the {self.deadline_s:g} s deadline "
+                    f"gave up after {_attempts(attempt)}: the {self.deadline_s:g} s deadline "
                     "would pass before the next one",
                 )
             if self._stopped():
-                return self._give_up(reply, failure, f"stopped after {attempt} attempts")
+                return self._give_up(reply, failure, f"stopped after {_attempts(attempt)}")
             if may_have_acted(outcome):
                 after_ambiguous = True
             logger.debug(
@@ -386,7 +386,7 @@ class Transport:
             )
             self._pause(wait_s)
             if self._stopped():
-                return self._give_up(reply, failure, f"stopped after {attempt} attempts")
+                return self._give_up(reply, failure, f"stopped after {_attempts(attempt)}")
 
     @staticmethod
     def _stopped() -> bool:
@@ -424,3 +424,7 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"

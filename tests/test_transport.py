@@ -30,6 +30,7 @@ from cmnb.retries import (
     Decision,
     Failure,
     classify_failure,
+    describe_failure,
     may_have_acted,
     parse_retry_after,
     retry_decision,
@@ -585,3 +586,22 @@ def test_real_connection_refused_is_not_sent(canary: str, fake: FakeTime) -> Non
     assert "gave up after 2 attempts" in str(caught.value)
     assert "HTTPConnection object" not in str(caught.value)
     assert fake.sleeps == [0.25]  # a POST that never left is retried
+
+
+def test_a_read_timeout_reads_cleanly_with_one_attempt(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    # urllib3 gives the time left before the deadline to 16 digits: "(read timeout=2.99997796…)"
+    timed_out = requests.exceptions.ReadTimeout(
+        "HTTPConnectionPool(host='127.0.0.1', port=8765): Read timed out. "
+        "(read timeout=2.999977967000632)"
+    )
+    rsps.get(URL, body=timed_out)
+    with pytest.raises(TransportError) as caught:
+        make(canary, fake, max_attempts=1).request("GET", "/data_sources")
+    message = str(caught.value)
+    assert "read timeout 3 s" in message and "2.9999" not in message
+    assert "gave up after 1 attempt" in message and "1 attempts" not in message
+    assert describe_failure(requests.exceptions.ConnectTimeout("(connect timeout=0.25)")) == (
+        "(connect timeout 0.25 s)"
+    )
