@@ -25,13 +25,12 @@ from .cli_context import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    REUSE_OPTION,
     Context,
     exit_code_for,
+    explain,
 )
 from .cli_parser import build_parser
 from .errors import CmnbError
-from .messages import describe_error
 
 __all__ = ["build_parser", "main"]
 
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx.out.flush()
             return code
         except CmnbError as error:
-            ctx.say(describe_error(error, reuse_option=REUSE_OPTION))
+            ctx.say(explain(error))
             return exit_code_for(error)
         except KeyboardInterrupt:
             ctx.say("interrupted.")

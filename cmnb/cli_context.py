@@ -8,6 +8,7 @@ the command line, and nothing here ever prints it.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import unicodedata
@@ -28,6 +29,7 @@ from .errors import (
     TransportError,
     UnprocessableError,
 )
+from .messages import describe_error
 from .secret import Secret
 from .settings import API_KEY_ENV, BASE_URL_ENV, read_dotenv, resolve_api_key
 
@@ -48,6 +50,7 @@ __all__ = [
     "Context",
     "UsageError",
     "exit_code_for",
+    "explain",
     "one_line",
 ]
 
@@ -96,6 +99,18 @@ def exit_code_for(error: BaseException | None) -> int:
     if isinstance(error, APIError):  # another 4xx is a refusal of what we sent; anything else
         return EXIT_INPUT if 400 <= error.status < 500 else EXIT_SERVER  # is the server's doing
     return EXIT_FAILED
+
+
+def explain(error: BaseException) -> str:
+    """:func:`cmnb.messages.describe_error` in the CLI's words ("Pass --ensure").
+
+    The hint to pass --ensure after a lost answer is about a create; a list, get or delete whose
+    answer was lost created nothing, so its message does not carry it.
+    """
+    if isinstance(error, TransportError) and error.maybe_sent and error.method != "POST":
+        error = copy.copy(error)
+        error.maybe_sent = False
+    return describe_error(error, reuse_option=REUSE_OPTION)
 
 
 def one_line(text: str) -> str:

@@ -19,15 +19,14 @@ from .cli_context import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    REUSE_OPTION,
     Context,
     UsageError,
     exit_code_for,
+    explain,
     isatty,
     one_line,
 )
 from .errors import InputError
-from .messages import describe_error
 from .progress import TextProgress
 from .validation import check_uuid, name_problem
 
@@ -142,7 +141,7 @@ def _report(ctx: Context, result: BulkResult) -> None:
         ctx.emit(outcome_line(outcome))
         if outcome.outcome != "failed":
             continue
-        why = describe_error(outcome.error, reuse_option=REUSE_OPTION) if outcome.error else ""
+        why = explain(outcome.error) if outcome.error else ""
         if why in told:  # a refused key or a failed lookup: every name, in the same words
             same_again += 1
         elif len(told) >= MAX_EXPLAINED:  # 200 taken names would be 200 lines: the stdout

@@ -611,6 +611,32 @@ def test_exit_codes_from_sandbox_faults(
     assert result.messages[0].startswith("cmnb: " + message)
 
 
+@pytest.mark.parametrize("command", ["list", "get", "delete"])
+def test_a_lost_answer_outside_create_does_not_suggest_ensure(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, command: str
+) -> None:
+    source = sandbox.add_source("Slow")
+    endpoint = {"list": "list", "get": "retrieve", "delete": "delete"}[command]
+    sandbox.faults.add(endpoint, reset=True, times=None)
+    argv = {"list": ["list"], "get": ["get", source["uuid"]]}.get(
+        command, ["delete", source["uuid"], "--yes"]
+    )
+    result = run("--timeout", "0.3", *argv)
+    assert result.code == 6
+    assert result.messages[0].startswith("cmnb: Could not reach ChartMogul")
+    assert "--ensure" not in result.err
+
+
+def test_a_create_whose_answer_was_lost_still_suggests_ensure(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox
+) -> None:
+    sandbox.faults.add("create", reset=True, times=None)
+    sandbox.faults.add("list", reset=True, times=None)  # the lookup for a lost answer fails too
+    result = run("--timeout", "0.3", "create", "Lost")
+    assert result.code == 6
+    assert result.err.rstrip().endswith("Pass --ensure before trying again.")
+
+
 def test_wrong_key_exits_4(run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHARTMOGUL_API_KEY", "not-the-key")
     result = run("list")
