@@ -64,7 +64,8 @@ class ProgressBar:
 
     def finish(self, result: BulkResult) -> None:
         """Called once at the end, also after Ctrl-C (then some names are ``skipped``)."""
-        self.done, self.counts = len(result), result.counts
+        # After Ctrl-C the skipped names were never done: the bar must not look complete.
+        self.done, self.counts = len(result) - result.counts.get("skipped", 0), result.counts
         self.draw(final=result)
 
     def label(self) -> str:

@@ -810,3 +810,19 @@ def test_an_answer_lost_after_sending_does_not_stop_the_run() -> None:
     result = create_many(fake, ["A", "B", "C"], mode="create", concurrency=1)
 
     assert by_outcome(result) == {"A": "failed", "B": "created", "C": "created"}
+
+
+def test_an_interrupted_run_does_not_draw_a_full_bar() -> None:
+    stream = io.StringIO()
+    bar = TextProgress(stream, width=10)
+    bar.start(4)
+    outcomes = [
+        BulkOutcome("A", "created", index=0),
+        BulkOutcome("B", "skipped", index=1),
+        BulkOutcome("C", "skipped", index=2),
+        BulkOutcome("D", "skipped", index=3),
+    ]
+    bar.finish(BulkResult(outcomes, interrupted=True))
+
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("create_many [##........] 1/4") and "3 skipped" in last
