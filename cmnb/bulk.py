@@ -270,7 +270,7 @@ class _Run:
                 self.settle(index, answer)
                 if self.halt is None and isinstance(answer, Exception) and _stops_the_run(answer):
                     self.halt = answer
-                    _log.warning("not sending the names left: %s", answer)
+                    _log.info("not sending the names left: %s", answer)
                 successes += 1
                 if limit < self.workers and successes >= limit:
                     limit, successes = limit + 1, 0

@@ -790,12 +790,16 @@ def test_benchmark_smoke_run_prints_figures_that_parse() -> None:
     ],
     ids=["401", "403", "refused"],
 )
-def test_a_refused_key_or_an_unreachable_server_stops_sending(fatal: Exception) -> None:
+def test_a_refused_key_or_an_unreachable_server_stops_sending(
+    fatal: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
     # 200 names and a wrong key must not mean 200 refused requests (or minutes of retries).
     names = [f"N{i}" for i in range(200)]
     fake = FakeDataSources(failures={name: [fatal] for name in names})
 
     result = create_many(fake, names, mode="create", concurrency=2)
+
+    assert capsys.readouterr().err == ""  # no stray log line from logging's last resort
 
     assert [o.outcome for o in result] == ["failed"] * 200
     assert all(o.error is fatal for o in result)
