@@ -274,7 +274,7 @@ def test_voila_bulk_mode_in_a_narrow_window(browser: Any, tmp_path: Path, canary
             expect(refusal).to_contain_text("to use it.")
             page.screenshot(path=str(tmp_path / "voila-bulk-900.png"), full_page=True)
             cell = refusal.bounding_box()  # where it is drawn, before any scrolling
-            assert cell is not None and 0 <= cell["x"] and cell["x"] + cell["width"] <= 900
+            assert cell is not None and cell["x"] >= 0 and cell["x"] + cell["width"] <= 900
             assert cell["height"] > 40  # wrapped over several lines, not cut at the edge
             # Wider than the window (the sources table): scrolls in its own box; the form stays.
             page.locator("th", has_text="status").scroll_into_view_if_needed()
