@@ -8,7 +8,6 @@ the command line, and nothing here ever prints it.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import sys
 import unicodedata
@@ -102,14 +101,7 @@ def exit_code_for(error: BaseException | None) -> int:
 
 
 def explain(error: BaseException) -> str:
-    """:func:`cmnb.messages.describe_error` in the CLI's words ("Pass --ensure").
-
-    The hint to pass --ensure after a lost answer is about a create; a list, get or delete whose
-    answer was lost created nothing, so its message does not carry it.
-    """
-    if isinstance(error, TransportError) and error.maybe_sent and error.method != "POST":
-        error = copy.copy(error)
-        error.maybe_sent = False
+    """:func:`cmnb.messages.describe_error` in the CLI's words ("Pass --ensure")."""
     return describe_error(error, reuse_option=REUSE_OPTION)
 
 

@@ -53,7 +53,10 @@ def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION)
         return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
     if isinstance(exc, TransportError):
         reason = str(exc).rstrip(".")
-        maybe = f" {reuse_option} before trying again." if exc.maybe_sent else ""
+        # Only a create can have done something we did not see; a lost list/get/delete answer
+        # created nothing, so its message carries no advice about reusing a source.
+        create = exc.method.upper() in ("POST", "")
+        maybe = f" {reuse_option} before trying again." if exc.maybe_sent and create else ""
         return f"Could not reach ChartMogul (network down or timed out): {reason}.{maybe}"
     if isinstance(exc, InputError):
         return f"Not sent: {exc}"
