@@ -27,6 +27,7 @@ from .cli_context import (
     one_line,
 )
 from .errors import InputError
+from .models import flatten_fields
 from .progress import TextProgress
 from .validation import check_uuid, name_problem
 
@@ -228,14 +229,6 @@ def run_list(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _flatten(prefix: str, data: Mapping[str, Any], out: dict[str, Any]) -> None:
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            _flatten(f"{prefix}{key}.", value, out)
-        else:
-            out[f"{prefix}{key}"] = value
-
-
 def run_get(ctx: Context) -> int:
     """``cmnb get UUID``: one ``field: value`` line per field (or ``--format json``)."""
     source = ctx.client().data_sources.retrieve(ctx.args.uuid, **_flags(ctx))
@@ -243,8 +236,7 @@ def run_get(ctx: Context) -> int:
     if ctx.args.format == "json":
         ctx.emit(json.dumps(data, indent=2, ensure_ascii=False))
         return EXIT_OK
-    flat: dict[str, Any] = {}
-    _flatten("", data, flat)
+    flat = flatten_fields(data)
     for key, value in flat.items():
         shown = value if isinstance(value, str) else "" if value is None else json.dumps(value)
         ctx.emit(f"{key}: {one_line(shown)}")

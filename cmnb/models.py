@@ -19,6 +19,7 @@ __all__ = [
     "InvoiceHandlingRules",
     "InvoiceHandlingSetting",
     "ProcessingStatus",
+    "flatten_fields",
     "format_timestamp",
     "parse_timestamp",
 ]
@@ -73,6 +74,22 @@ def format_timestamp(moment: datetime | None) -> str | None:
         return None
     utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def flatten_fields(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as one level of dotted keys: ``{"a": {"b": 1}}`` → ``{"a.b": 1}``.
+
+    ``prefix`` (e.g. ``"processing_status"``) goes in front of every key. The table's columns
+    and the CLI's ``get`` lines are named this way.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten_fields(value, name))
+        else:
+            out[name] = value
+    return out
 
 
 def _int_or_none(value: Any) -> int | None:

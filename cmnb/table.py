@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
@@ -30,6 +30,7 @@ from .models import (
     InvoiceHandlingRules,
     InvoiceHandlingSetting,
     ProcessingStatus,
+    flatten_fields,
     parse_timestamp,
 )
 
@@ -48,15 +49,6 @@ _API_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%f%z"  # pandas' fast ISO path; %z 
 
 #: A held source: parsed, or the API's JSON object for it, parsed on first use.
 _Entry = DataSource | dict[str, Any]
-
-
-def _flatten(prefix: str, data: Mapping[str, Any], out: dict[str, Any]) -> None:
-    for key, value in data.items():
-        column = f"{prefix}.{key}"
-        if isinstance(value, Mapping):
-            _flatten(column, value, out)
-        else:
-            out[column] = value
 
 
 def _column(name: str, values: list[Any]) -> pd.Series:
@@ -188,7 +180,7 @@ class DataSourceTable:
                 for block_name in _BLOCKS:
                     block = getattr(entry, block_name)
                     if block is not None:
-                        _flatten(block_name, block.to_dict(), row)
+                        row.update(flatten_fields(block.to_dict(), block_name))
                 if row:
                     block_rows[index] = row
                     extra_columns.update(dict.fromkeys(row))
@@ -377,10 +369,11 @@ def _parsed_time(entry: _Entry) -> datetime | None:
 def _known_block_columns() -> tuple[str, ...]:
     """Every documented block field, flattened, in the API's order."""
     flat: dict[str, Any] = {}
-    _flatten("processing_status", ProcessingStatus().to_dict(), flat)
-    _flatten("auto_churn_subscription_setting", AutoChurnSubscriptionSetting().to_dict(), flat)
+    flat.update(flatten_fields(ProcessingStatus().to_dict(), "processing_status"))
+    churn = AutoChurnSubscriptionSetting().to_dict()
+    flat.update(flatten_fields(churn, "auto_churn_subscription_setting"))
     invoices = InvoiceHandlingSetting(InvoiceHandlingRules(), InvoiceHandlingRules())
-    _flatten("invoice_handling_setting", invoices.to_dict(), flat)
+    flat.update(flatten_fields(invoices.to_dict(), "invoice_handling_setting"))
     return tuple(flat)
 
 

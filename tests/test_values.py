@@ -205,3 +205,11 @@ def test_uuid_check() -> None:
     for bad in ("", "fef05d54-47b4-431b-aed2-eb6b9e545430", "ds_123", "ds_../../etc", 7):
         with pytest.raises(cmnb.InputError):
             check_uuid(bad)
+
+
+def test_flatten_fields_names_nested_values_with_dots() -> None:
+    from cmnb.models import flatten_fields
+
+    nested = {"uuid": "ds_x", "block": {"a": 1, "side": {"b": None}}, "empty": {}}
+    assert flatten_fields(nested) == {"uuid": "ds_x", "block.a": 1, "block.side.b": None}
+    assert flatten_fields({"a": 1}, "processing_status") == {"processing_status.a": 1}
