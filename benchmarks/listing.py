@@ -50,7 +50,7 @@ class Contenders:
         self.config.uri = server.url
 
     def cmnb(self) -> pd.DataFrame:
-        from cmnb.table import DataSourceTable
+        from cmnb.notebook._table import DataSourceTable
 
         return DataSourceTable.from_api(self.client).to_frame()
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# connect() is eager: it is light, and the ``cmnb.connect`` attribute must be the function, not
+# the module of the same name that a later ``import cmnb.connect`` would otherwise leave here.
+from ._version import __version__
+from .connect import connect
 from .errors import (
     APIError,
     AuthenticationError,
@@ -26,28 +30,24 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .bulk import BulkInterrupted, BulkOutcome, BulkResult
-    from .client import Client
-    from .connection import connect
-    from .form import DataSourceForm
-    from .models import DataSource
+    from .api._bulk import BulkInterrupted, BulkOutcome, BulkResult
+    from .api._client import Client
+    from .api._models import DataSource
+    from .api._secret import Secret
+    from .notebook._form import DataSourceForm
+    from .notebook._table import DataSourceTable
     from .sandbox import Sandbox
-    from .secret import Secret
-    from .table import DataSourceTable
-
-__version__ = "0.1.0"
 
 _LAZY = {
-    "BulkInterrupted": "bulk",
-    "BulkOutcome": "bulk",
-    "BulkResult": "bulk",
-    "Client": "client",
-    "connect": "connection",
-    "DataSource": "models",
-    "DataSourceForm": "form",
-    "DataSourceTable": "table",
+    "BulkInterrupted": "api._bulk",
+    "BulkOutcome": "api._bulk",
+    "BulkResult": "api._bulk",
+    "Client": "api._client",
+    "DataSource": "api._models",
+    "DataSourceForm": "notebook._form",
+    "DataSourceTable": "notebook._table",
     "Sandbox": "sandbox",
-    "Secret": "secret",
+    "Secret": "api._secret",
 }
 
 __all__ = [

@@ -28,7 +28,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import DataSource
+    from .api._models import DataSource
 
 __all__ = [
     "APIError",

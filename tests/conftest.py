@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,3 +61,18 @@ def rsps() -> Iterator[responses.RequestsMock]:
         assert_all_requests_are_fired=True, registry=registries.OrderedRegistry
     ) as mock:
         yield mock
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """A real SIGINT raises KeyboardInterrupt here, however pytest was launched.
+
+    A shell starts background jobs (``make test &``) with SIGINT ignored, and Python then never
+    installs its handler: a test that sends itself SIGINT must install it, and put back what
+    was there.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

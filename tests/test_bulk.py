@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 import pytest
 
-from cmnb.bulk import BulkInterrupted, BulkOutcome, BulkResult, _Run, create_many
-from cmnb.client import Client
+from cmnb.api._bulk import BulkInterrupted, BulkOutcome, BulkResult, _Run, create_many
+from cmnb.api._client import Client
+from cmnb.api._models import DataSource
+from cmnb.api._pacing import MARGIN_S, Pacer
 from cmnb.errors import (
     AuthenticationError,
     BadRequestError,
@@ -35,9 +37,7 @@ from cmnb.errors import (
     ServerError,
     TransportError,
 )
-from cmnb.models import DataSource
-from cmnb.pacing import MARGIN_S, Pacer
-from cmnb.progress import TextProgress, WidgetProgress, auto_progress
+from cmnb.notebook._progress import TextProgress, WidgetProgress, auto_progress
 from cmnb.sandbox import LoggedRequest, Sandbox
 
 CREATED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -466,6 +466,7 @@ def test_ctrl_c_stops_promptly_and_the_partial_result_reports_every_name() -> No
     assert "interrupted" in str(caught.value) and "skipped" in str(caught.value)
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_real_sigint_mid_run_raises_bulk_interrupted_with_the_record() -> None:
     # A genuine Ctrl-C: SIGINT to this process once the run is under way.
     under_way = threading.Event()
@@ -712,6 +713,7 @@ def test_sandbox_ctrl_c_keeps_every_created_source_in_the_record(canary: str) ->
         assert partial.counts["skipped"] >= 80
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_after_ctrl_c_requests_in_flight_are_not_retried(canary: str) -> None:
     # Every create is refused with Retry-After: 5. Without the stop, each worker would sleep
     # 5 s after Ctrl-C and send its create again: Ctrl-C would take seconds to minutes.

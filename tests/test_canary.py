@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 import cmnb
+from cmnb.api._settings import resolve_api_key
 from cmnb.cli import main as cli_main
 from cmnb.errors import CmnbError
-from cmnb.form import DataSourceForm
-from cmnb.settings import resolve_api_key
-from cmnb.table import DataSourceTable
+from cmnb.notebook._form import DataSourceForm
+from cmnb.notebook._table import DataSourceTable
 
 
 def leaks(canary: str) -> tuple[str, ...]:

@@ -28,12 +28,12 @@ import responses
 from responses import matchers, registries
 
 import cmnb
-from cmnb import cli_serve
-from cmnb.bulk import BulkInterrupted, BulkOutcome, BulkResult
+from cmnb.api._bulk import BulkInterrupted, BulkOutcome, BulkResult
+from cmnb.api._client import DataSources
+from cmnb.api._models import DataSource
+from cmnb.cli import _serve as cli_serve
 from cmnb.cli import main
-from cmnb.client import DataSources
 from cmnb.errors import TransportError
-from cmnb.models import DataSource
 
 BASE = "https://api.chartmogul.com/v1"
 UUID = "ds_fef05d54-47b4-431b-aed2-eb6b9e545430"
@@ -1195,7 +1195,7 @@ def test_python_m_cmnb_create_ctrl_c_prints_the_partial_result(canary: str) -> N
 
 
 def test_exit_code_table_matches_the_errors() -> None:
-    from cmnb.cli_context import exit_code_for
+    from cmnb.cli._context import exit_code_for
     from cmnb.errors import APIError, DuplicateNameError, InputError, RateLimitError
 
     assert exit_code_for(InputError("x")) == 3

@@ -21,7 +21,8 @@ from fakes import FakeTime
 from responses import matchers
 
 import cmnb
-from cmnb.client import DryRun
+from cmnb.api._client import DryRun
+from cmnb.api._models import DataSource
 from cmnb.errors import (
     APIError,
     AuthenticationError,
@@ -37,7 +38,6 @@ from cmnb.errors import (
     TransportError,
     UnprocessableError,
 )
-from cmnb.models import DataSource
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"
@@ -562,7 +562,7 @@ def test_context_manager_closes_the_session(canary: str, monkeypatch: pytest.Mon
 def test_create_many_delegates_to_bulk(
     client: cmnb.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cmnb.bulk
+    import cmnb.api._bulk
 
     seen: dict[str, Any] = {}
 
@@ -570,7 +570,7 @@ def test_create_many_delegates_to_bulk(
         seen.update(data_sources=data_sources, names=names, **options)
         return "result"
 
-    monkeypatch.setattr(cmnb.bulk, "create_many", fake_create_many)
+    monkeypatch.setattr(cmnb.api._bulk, "create_many", fake_create_many)
     names = ["a", "b"]
     assert client.data_sources.create_many(names, mode="create", concurrency=3) == "result"  # type: ignore[comparison-overlap]
     assert seen == {
@@ -585,7 +585,8 @@ def test_create_many_delegates_to_bulk(
 def test_imports_stay_light() -> None:
     code = (
         "import sys, cmnb; assert 'requests' not in sys.modules, 'cmnb imported requests';"
-        "import cmnb.client; assert 'cmnb.bulk' not in sys.modules, 'client imported bulk';"
+        "import cmnb.api._client; "
+        "assert 'cmnb.api._bulk' not in sys.modules, 'client imported bulk';"
         "assert 'pandas' not in sys.modules and 'ipywidgets' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

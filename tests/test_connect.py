@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import pytest
 import responses
 
 import cmnb
-from cmnb import connection
+from cmnb.api._settings import DEFAULT_BASE_URL
 from cmnb.errors import ConfigError
 from cmnb.sandbox import Sandbox
-from cmnb.settings import DEFAULT_BASE_URL
+
+# ``cmnb.connect`` is the function; its module is reached through the import system.
+connection = importlib.import_module("cmnb.connect")
 
 NOTICE = "cmnb: no API key configured — using the embedded sandbox (nothing leaves this machine).\n"
 

@@ -21,11 +21,11 @@ from fakes import FakeTime
 from responses import matchers
 
 import cmnb
+from cmnb.api._models import format_timestamp, parse_timestamp
+from cmnb.api._retries import CREATED_DURING_CALL_TOLERANCE_S, created_during_call
+from cmnb.api._secret import Secret
+from cmnb.api._transport import Transport
 from cmnb.errors import DuplicateNameError
-from cmnb.models import format_timestamp, parse_timestamp
-from cmnb.retries import CREATED_DURING_CALL_TOLERANCE_S, created_during_call
-from cmnb.secret import Secret
-from cmnb.transport import Transport
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"

@@ -19,6 +19,7 @@ import requests
 import responses
 
 import cmnb
+from cmnb.api._models import DataSource
 from cmnb.errors import (
     AuthenticationError,
     ConfigError,
@@ -30,9 +31,8 @@ from cmnb.errors import (
     ServerError,
     TransportError,
 )
-from cmnb.form import DataSourceForm
-from cmnb.models import DataSource
-from cmnb.table import DataSourceTable
+from cmnb.notebook._form import DataSourceForm
+from cmnb.notebook._table import DataSourceTable
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"

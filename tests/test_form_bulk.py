@@ -17,10 +17,10 @@ import pytest
 import responses
 
 import cmnb
-from cmnb.bulk import BulkInterrupted, BulkOutcome, BulkResult
+from cmnb.api._bulk import BulkInterrupted, BulkOutcome, BulkResult
+from cmnb.api._models import DataSource
 from cmnb.errors import DuplicateNameError, ServerError
-from cmnb.form import DataSourceForm
-from cmnb.form_bulk import (
+from cmnb.notebook._bulk_panel import (
     BoxCheck,
     check_box,
     outcome_frame,
@@ -28,8 +28,8 @@ from cmnb.form_bulk import (
     run_status,
     summary_html,
 )
-from cmnb.models import DataSource
-from cmnb.render import outcomes_html
+from cmnb.notebook._form import DataSourceForm
+from cmnb.notebook._render import outcomes_html
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -500,7 +500,7 @@ def test_observer_never_raises(monkeypatch: pytest.MonkeyPatch, form: DataSource
     def broken_check(text: str) -> BoxCheck:
         raise ValueError("check broke")
 
-    monkeypatch.setattr("cmnb.form_bulk.check_box", broken_check)
+    monkeypatch.setattr("cmnb.notebook._bulk_panel.check_box", broken_check)
     form.bulk.names_input.value = "A"
     assert text_of(form.status).startswith("✖ Unexpected error (ValueError)")
 

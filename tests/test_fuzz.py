@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cmnb
+from cmnb.api._models import DataSource
+from cmnb.api._validation import name_problem
 from cmnb.cli import main as cli_main
 from cmnb.errors import APIError, DuplicateNameError, InputError, NotFoundError
-from cmnb.form import DataSourceForm
-from cmnb.models import DataSource
-from cmnb.table import DataSourceTable
-from cmnb.validation import name_problem
+from cmnb.notebook._form import DataSourceForm
+from cmnb.notebook._table import DataSourceTable
 
 FUZZ = settings(
     max_examples=60,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cmnb.errors import TransportError
-from cmnb.messages import describe_error
+from cmnb.notebook._messages import describe_error
 
 
 @pytest.mark.parametrize(("method", "hinted"), [("POST", True), ("GET", False), ("DELETE", False)])

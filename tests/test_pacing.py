@@ -7,8 +7,8 @@ import threading
 import pytest
 from fakes import FakeTime
 
+from cmnb.api._pacing import MARGIN_S, Pacer
 from cmnb.errors import ConfigError
-from cmnb.pacing import MARGIN_S, Pacer
 
 
 def max_in_any_window(starts: list[float], window_s: float = 1.0) -> int:

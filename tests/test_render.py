@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cmnb import render
-from cmnb.models import DataSource
-from cmnb.table import DataSourceTable
+from cmnb.api._models import DataSource
+from cmnb.notebook import _render as render
+from cmnb.notebook._table import DataSourceTable
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTILE = "<img src=x onerror=alert(1)>"

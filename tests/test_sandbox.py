@@ -550,7 +550,7 @@ def test_add_source_sources_and_reset(sb: Sandbox, http_: requests.Session) -> N
 def test_importing_the_sandbox_does_not_import_the_client_or_requests() -> None:
     code = (
         "import sys, cmnb.sandbox as s; b = s.Sandbox().start(); b.stop(); "
-        "print('cmnb.client' in sys.modules, 'requests' in sys.modules)"
+        "print('cmnb.api._client' in sys.modules, 'requests' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False False", out.stderr

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from cmnb.api._transport import Transport
 from cmnb.errors import ConfigError, TransportError
 from cmnb.sandbox import Sandbox
-from cmnb.transport import Transport
 
 # benchmarks/ is not an installed package; the test run's cwd is a temporary directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -128,7 +128,7 @@ def test_a_verify_path_beats_requests_ca_bundle(
     # override a session-wide verify; the transport sends it with each request instead.
     import certifi
 
-    from cmnb.secret import Secret
+    from cmnb.api._secret import Secret
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     transport = Transport(Secret(canary), sb.url, trust_env=True, verify=cert)

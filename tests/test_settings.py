@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 import cmnb
-from cmnb.errors import ConfigError
-from cmnb.secret import Secret
-from cmnb.settings import (
+from cmnb.api._secret import Secret
+from cmnb.api._settings import (
     DEFAULT_BASE_URL,
     is_loopback_host,
     normalize_timeout,
@@ -17,6 +16,7 @@ from cmnb.settings import (
     resolve_api_key,
     resolve_base_url,
 )
+from cmnb.errors import ConfigError
 
 
 def write_dotenv(text: str) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 import pytest
 
 import cmnb
-from cmnb.models import DataSource
-from cmnb.table import BASE_COLUMNS, DataSourceTable
+from cmnb.api._models import DataSource
+from cmnb.notebook._table import BASE_COLUMNS, DataSourceTable
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def test_300_creates_through_the_form_bulk_mode_survive_30_percent_faults(
     faulty: cmnb.Sandbox, strict_callbacks: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same soak as a user would run it: paste 300 names, press Create all, until done."""
-    from cmnb.form import DataSourceForm
+    from cmnb.notebook._form import DataSourceForm
 
     names = [f"Form soak {i:03d} — ✓" for i in range(N)]
     with faulty.client(

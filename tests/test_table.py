@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import cmnb
+from cmnb.api._models import DataSource, format_timestamp
 from cmnb.errors import ConfigError
-from cmnb.models import DataSource, format_timestamp
-from cmnb.table import BASE_COLUMNS, DataSourceTable
+from cmnb.notebook._table import BASE_COLUMNS, DataSourceTable
 
 
 def source(n: int, name: str | None = None, status: str = "idle", **extra: Any) -> DataSource:

@@ -24,9 +24,8 @@ from requests.adapters import HTTPAdapter
 from responses import matchers
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 
-from cmnb.errors import TransportError
-from cmnb.pacing import MARGIN_S
-from cmnb.retries import (
+from cmnb.api._pacing import MARGIN_S
+from cmnb.api._retries import (
     Decision,
     Failure,
     classify_failure,
@@ -35,8 +34,9 @@ from cmnb.retries import (
     parse_retry_after,
     retry_decision,
 )
-from cmnb.secret import Secret
-from cmnb.transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport, retries_stop_when
+from cmnb.api._secret import Secret
+from cmnb.api._transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport, retries_stop_when
+from cmnb.errors import TransportError
 
 BASE = "https://api.chartmogul.com/v1"
 URL = f"{BASE}/data_sources"

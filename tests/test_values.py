@@ -6,6 +6,9 @@ from datetime import datetime, timezone
 import pytest
 
 import cmnb
+from cmnb.api._models import DataSource, parse_timestamp
+from cmnb.api._secret import Secret
+from cmnb.api._validation import check_name, check_uuid
 from cmnb.errors import (
     APIError,
     AuthenticationError,
@@ -17,9 +20,6 @@ from cmnb.errors import (
     UnprocessableError,
     error_from_response,
 )
-from cmnb.models import DataSource, parse_timestamp
-from cmnb.secret import Secret
-from cmnb.validation import check_name, check_uuid
 
 SEED = {
     "uuid": "ds_fef05d54-47b4-431b-aed2-eb6b9e545430",
@@ -208,7 +208,7 @@ def test_uuid_check() -> None:
 
 
 def test_flatten_fields_names_nested_values_with_dots() -> None:
-    from cmnb.models import flatten_fields
+    from cmnb.api._models import flatten_fields
 
     nested = {"uuid": "ds_x", "block": {"a": 1, "side": {"b": None}}, "empty": {}}
     assert flatten_fields(nested) == {"uuid": "ds_x", "block.a": 1, "block.side.b": None}

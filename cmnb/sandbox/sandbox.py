@@ -23,7 +23,7 @@ from .store import Store
 from .tls import check_server_context
 
 if TYPE_CHECKING:
-    from ..client import Client
+    from ..api._client import Client
 
 __all__ = ["Sandbox", "serve"]
 
@@ -174,7 +174,7 @@ class Sandbox:
 
     def client(self, **client_kwargs: Any) -> Client:
         """A :class:`cmnb.Client` bound to this sandbox (its key and URL unless overridden)."""
-        from ..client import Client  # lazily: the sandbox itself never needs the client
+        from ..api._client import Client  # lazily: the sandbox itself never needs the client
 
         client_kwargs.setdefault("api_key", self._api_key)
         client_kwargs.setdefault("base_url", self.url)

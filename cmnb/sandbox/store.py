@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..models import format_timestamp, parse_timestamp
+from ..api._models import format_timestamp, parse_timestamp
 
 __all__ = ["FLAGS", "Refusal", "Store"]
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 
-from .errors import CmnbError
-from .messages import describe_error
-from .secret import Secret
-from .table import DataSourceTable
-from .validation import name_problem
+from ..api._secret import Secret
+from ..api._validation import name_problem
+from ..errors import CmnbError
+from ._messages import describe_error
+from ._table import DataSourceTable
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .form_bulk import BulkPanel
+    from ..api._client import Client
+    from ._bulk_panel import BulkPanel
 
 __all__ = ["DataSourceForm", "describe_error"]
 
@@ -83,10 +83,10 @@ class DataSourceForm:
 
     ``form.mode_toggle`` switches between one name (``"single"``) and many (``"bulk"``: one
     name per line in ``form.bulk.names_input``, **Create all**, a progress bar and one outcome
-    row per name; see :class:`~cmnb.form_bulk.BulkPanel`).
+    row per name; see :class:`~cmnb.notebook._bulk_panel.BulkPanel`).
 
     ``client=None`` uses :func:`cmnb.connect` (LIVE with a configured key, else the embedded
-    sandbox). ``form.table`` is the :class:`~cmnb.table.DataSourceTable` of what was created
+    sandbox). ``form.table`` is the :class:`cmnb.DataSourceTable` of what was created
     or reused here (pass ``table=`` to share one); ``form.widget`` is the displayed box.
     ``max_rows`` caps the rows shown under the form (a given table keeps its own). Display the
     form by making it the last expression of a cell. Nothing here raises from a callback: every
@@ -102,7 +102,7 @@ class DataSourceForm:
         max_rows: int = 20,
     ) -> None:
         if client is None:
-            from .connection import connect
+            from ..connect import connect
 
             client = connect()
         self.client: Client = client
@@ -136,7 +136,7 @@ class DataSourceForm:
             options=[("One name", "single"), ("Many names", "bulk")], value="single"
         )
         self.single_row = widgets.HBox([self.name_input, self.create_button, self.hint])
-        from .form_bulk import BulkPanel  # here: form_bulk builds on this module
+        from ._bulk_panel import BulkPanel  # here: form_bulk builds on this module
 
         self.bulk: BulkPanel = BulkPanel(self)
         self.widget = _FormBox(
@@ -202,7 +202,7 @@ class DataSourceForm:
     def _offer_live(self) -> bool:
         if self._owns_client or not self.client.is_loopback:
             return False  # already switched with a pasted key, or LIVE from the start
-        from .settings import resolve_api_key
+        from ..api._settings import resolve_api_key
 
         try:
             return resolve_api_key() is None
@@ -335,7 +335,7 @@ class DataSourceForm:
         self._run("Checking the key…", lambda: self._switch_to_live(key))
 
     def _switch_to_live(self, key: Secret) -> tuple[str, str]:
-        from .client import Client
+        from ..api._client import Client
 
         live = Client(api_key=key)
         try:

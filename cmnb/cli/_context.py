@@ -13,7 +13,9 @@ import sys
 import unicodedata
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import (
+from ..api._secret import Secret
+from ..api._settings import API_KEY_ENV, BASE_URL_ENV, read_dotenv, resolve_api_key
+from ..errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -28,13 +30,11 @@ from .errors import (
     TransportError,
     UnprocessableError,
 )
-from .messages import describe_error
-from .secret import Secret
-from .settings import API_KEY_ENV, BASE_URL_ENV, read_dotenv, resolve_api_key
+from ..notebook._messages import describe_error
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .sandbox import Sandbox
+    from ..api._client import Client
+    from ..sandbox import Sandbox
 
 __all__ = [
     "EXIT_AUTH",
@@ -181,7 +181,7 @@ class Context:
     def _connect(self) -> Client:
         """``--sandbox`` or no key → a fresh embedded sandbox (said on stderr); else the key's
         client. A base URL with no key is refused: it would silently go to the sandbox."""
-        from .client import Client
+        from ..api._client import Client
 
         options = self._client_options()
         if self.option("sandbox", False):
@@ -203,7 +203,7 @@ class Context:
     def _embedded(self, notice: str, options: dict[str, Any]) -> Client:
         # A sandbox per run rather than connect()'s process-wide one: every `cmnb` command is
         # its own process anyway, and main() called twice from Python must not share state.
-        from .sandbox import Sandbox
+        from ..sandbox import Sandbox
 
         self._sandbox = Sandbox().start()
         self.say(notice)

@@ -1,6 +1,6 @@
 """`DataSourceTable`: the data sources of this session as a pandas DataFrame.
 
-The table holds :class:`~cmnb.models.DataSource` objects keyed by uuid (adding a source that is
+The table holds :class:`cmnb.DataSource` objects keyed by uuid (adding a source that is
 already held replaces it in place). Everything pandas-shaped is derived on demand, so the table
 stays a plain collection that the form, the CLI and a notebook cell can all share.
 
@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from . import render
-from .errors import ConfigError
-from .models import (
+from ..api._models import (
     AutoChurnSubscriptionSetting,
     DataSource,
     InvoiceHandlingRules,
@@ -33,9 +31,11 @@ from .models import (
     flatten_fields,
     parse_timestamp,
 )
+from ..errors import ConfigError
+from . import _render as render
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ..api._client import Client
 
 __all__ = ["BASE_COLUMNS", "DataSourceTable", "csv_frame"]
 
@@ -234,7 +234,7 @@ class DataSourceTable:
         Use it after a kernel restart: nothing created earlier is lost. Raises what ``list``
         raises (:class:`~cmnb.errors.CmnbError` subclasses).
         """
-        from .client import DataSources
+        from ..api._client import DataSources
 
         if not isinstance(client.data_sources, DataSources):
             # Anything that only offers list() (a stand-in in tests, a wrapper) still works.
@@ -276,7 +276,7 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` (as :meth:`DataSourceTable.to_frame` makes it) ready for CSV.
 
     ``created_at`` becomes the API's own text, milliseconds and ``Z``
-    (``2024-03-01T09:30:00.918Z``, as :func:`cmnb.models.format_timestamp` writes it; ``NaT``
+    (``2024-03-01T09:30:00.918Z``, as :func:`cmnb.api._models.format_timestamp` writes it; ``NaT``
     becomes a missing value). :meth:`DataSourceTable.to_csv` and ``cmnb list --format csv``
     both write through it. Raises ``KeyError`` if ``frame`` has no ``created_at`` column.
     """

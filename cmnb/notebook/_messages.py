@@ -5,7 +5,7 @@ Widget-free on purpose: the command line uses it without importing ipywidgets.
 
 from __future__ import annotations
 
-from .errors import (
+from ..errors import (
     APIError,
     AuthenticationError,
     CmnbError,

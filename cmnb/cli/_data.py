@@ -1,6 +1,6 @@
 """The data source commands: ``cmnb create``, ``list``, ``get`` and ``delete``.
 
-Each ``run_*`` takes the :class:`~cmnb.cli_context.Context` and returns an exit code; errors
+Each ``run_*`` takes the :class:`~cmnb.cli._context.Context` and returns an exit code; errors
 they do not handle themselves propagate to :func:`cmnb.cli.main`, which maps them to codes.
 """
 
@@ -13,8 +13,12 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .bulk import BulkInterrupted, BulkOutcome, BulkResult
-from .cli_context import (
+from ..api._bulk import BulkInterrupted, BulkOutcome, BulkResult
+from ..api._models import flatten_fields
+from ..api._validation import check_uuid, name_problem
+from ..errors import InputError
+from ..notebook._progress import TextProgress
+from ._context import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
@@ -26,14 +30,10 @@ from .cli_context import (
     isatty,
     one_line,
 )
-from .errors import InputError
-from .models import flatten_fields
-from .progress import TextProgress
-from .validation import check_uuid, name_problem
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .models import DataSource
+    from ..api._client import Client
+    from ..api._models import DataSource
 
 __all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
 
@@ -206,8 +206,8 @@ def run_list(ctx: Context) -> int:
     if args.format == "json":
         ctx.emit(json.dumps([s.to_dict() for s in sources], indent=2, ensure_ascii=False))
         return EXIT_OK
-    from . import render  # pandas is loaded only for the formats that need it
-    from .table import DataSourceTable, csv_frame
+    from ..notebook import _render as render  # pandas is loaded only for the formats that need it
+    from ..notebook._table import DataSourceTable, csv_frame
 
     # The block columns asked for are there even with no rows: the header does not depend on them.
     blocks = [flag.removeprefix("with_") for flag, on in _flags(ctx).items() if on]

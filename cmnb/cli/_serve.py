@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .cli_context import EXIT_OK, Context
-from .errors import ConfigError, InputError
-from .settings import API_KEY_ENV, BASE_URL_ENV
+from ..api._settings import API_KEY_ENV, BASE_URL_ENV
+from ..errors import ConfigError, InputError
+from ._context import EXIT_OK, Context
 
 __all__ = ["APP_NOTEBOOK", "fault_spec", "find_notebook", "run_app", "run_sandbox"]
 
@@ -20,7 +20,7 @@ APP_NOTEBOOK = Path("notebooks") / "app.ipynb"
 
 def fault_spec(text: str) -> object:
     """argparse ``type=`` for ``--fault``: a parsed :class:`cmnb.sandbox.Fault`."""
-    from .sandbox import parse_fault
+    from ..sandbox import parse_fault
 
     try:
         return parse_fault(text)
@@ -30,7 +30,7 @@ def fault_spec(text: str) -> object:
 
 def run_sandbox(ctx: Context) -> int:
     """``cmnb sandbox``: :func:`cmnb.sandbox.serve` in the foreground until Ctrl-C or SIGTERM."""
-    from .sandbox import serve
+    from ..sandbox import serve
 
     args = ctx.args
     try:
@@ -54,7 +54,7 @@ def find_notebook(explicit: str | None = None) -> Path:
         if not path.is_file():
             raise InputError(f"No notebook at {path}.", field="notebook")
         return path
-    package_root = Path(__file__).resolve().parent.parent
+    package_root = Path(__file__).resolve().parents[2]
     for candidate in (package_root / APP_NOTEBOOK, Path.cwd() / APP_NOTEBOOK):
         if candidate.is_file():
             return candidate

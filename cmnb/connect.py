@@ -12,12 +12,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .api._secret import Secret
+from .api._settings import resolve_api_key
 from .errors import ConfigError
-from .secret import Secret
-from .settings import resolve_api_key
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .api._client import Client
     from .sandbox import Sandbox
 
 __all__ = ["ASKED_SANDBOX_NOTICE", "SANDBOX_NOTICE", "connect", "embedded_sandbox"]
@@ -68,7 +68,7 @@ def connect(
     (it only counts when the sandbox starts). ``client_kwargs`` go to :class:`cmnb.Client`.
     """
     global _noticed
-    from .client import Client
+    from .api._client import Client
 
     if sandbox is not True:
         key = resolve_api_key(api_key)

@@ -6,9 +6,9 @@
     cmnb list --format csv > sources.csv
     cmnb delete ds_… --yes
 
-The arguments are defined in :mod:`cmnb.cli_parser`, the commands in :mod:`cmnb.cli_data`
-and :mod:`cmnb.cli_serve`, the shared plumbing (exit codes, streams, the client) in
-:mod:`cmnb.cli_context`. This module runs a command and turns every expected error into one
+The arguments are defined in :mod:`cmnb.cli._parser`, the commands in :mod:`cmnb.cli._data`
+and :mod:`cmnb.cli._serve`, the shared plumbing (exit codes, streams, the client) in
+:mod:`cmnb.cli._context`. This module runs a command and turns every expected error into one
 line on stderr and its exit code: no tracebacks.
 """
 
@@ -20,7 +20,8 @@ import os
 import sys
 from collections.abc import Iterator
 
-from .cli_context import (
+from ..errors import CmnbError
+from ._context import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -29,8 +30,7 @@ from .cli_context import (
     exit_code_for,
     explain,
 )
-from .cli_parser import build_parser
-from .errors import CmnbError
+from ._parser import build_parser
 
 __all__ = ["build_parser", "main"]
 

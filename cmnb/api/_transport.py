@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import __version__
-from .errors import APIError, ConfigError, TransportError, error_from_response
-from .pacing import Pacer
-from .retries import (
+from .._version import __version__
+from ..errors import APIError, ConfigError, TransportError, error_from_response
+from ._pacing import Pacer
+from ._retries import (
     Decision,
     Failure,
     backoff_s,
@@ -42,7 +42,7 @@ from .retries import (
     retry_decision,
     server_date_of,
 )
-from .secret import Secret
+from ._secret import Secret
 
 __all__ = ["Reply", "Transport", "retries_stop_when"]
 

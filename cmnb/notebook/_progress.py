@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .bulk_result import BulkOutcome, BulkResult
+    from ..api._bulk_result import BulkOutcome, BulkResult
 
 __all__ = [
     "ProgressBar",

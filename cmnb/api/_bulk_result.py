@@ -1,4 +1,4 @@
-"""What :func:`~cmnb.bulk.create_many` returns: one :class:`BulkOutcome` per name, in a
+"""What :func:`~cmnb.api._bulk.create_many` returns: one :class:`BulkOutcome` per name, in a
 :class:`BulkResult` that counts them, shows them (text and HTML) and turns into a DataFrame.
 """
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from . import progress as render
-from .models import DataSource
+from ..notebook import _progress as render
+from ._models import DataSource
 
 if TYPE_CHECKING:
     import pandas
@@ -37,7 +37,7 @@ class BulkOutcome:
 
 
 class BulkResult:
-    """Every outcome of one :func:`~cmnb.bulk.create_many` run, in input order.
+    """Every outcome of one :func:`~cmnb.api._bulk.create_many` run, in input order.
 
     ``created``/``existing``/``failed``/``skipped`` are lists of :class:`BulkOutcome`;
     ``counts`` maps each outcome to its count; ``sources`` are the data sources of the ``ok``

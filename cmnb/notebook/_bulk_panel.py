@@ -1,4 +1,4 @@
-"""The bulk mode of :class:`~cmnb.form.DataSourceForm`: one name per line, **Create all**.
+"""The bulk mode of :class:`cmnb.DataSourceForm`: one name per line, **Create all**.
 
 The panel checks the box on every keystroke (names to send, lines that cannot be sent, names
 repeated), sends the valid names through ``client.data_sources.create_many`` under the form's
@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
-from .bulk import BulkInterrupted, BulkResult
-from .form import _never_raises, _status_html
-from .messages import describe_error
-from .progress import WidgetProgress
-from .render import outcomes_html
-from .validation import name_problem
+from ..api._bulk import BulkInterrupted, BulkResult
+from ..api._validation import name_problem
+from ._form import _never_raises, _status_html
+from ._messages import describe_error
+from ._progress import WidgetProgress
+from ._render import outcomes_html
 
 if TYPE_CHECKING:
     import pandas
 
-    from .form import DataSourceForm
+    from ._form import DataSourceForm
 
 __all__ = [
     "BoxCheck",
@@ -156,12 +156,12 @@ def outcome_frame(result: BulkResult) -> pandas.DataFrame:
 
 
 class BulkPanel:
-    """The widgets of bulk mode, built by :class:`~cmnb.form.DataSourceForm` as ``form.bulk``.
+    """The widgets of bulk mode, built by :class:`cmnb.DataSourceForm` as ``form.bulk``.
 
     ``names_input`` (a ``Textarea``, one name per line), ``summary`` (the live check),
     ``create_all_button``, ``progress_slot`` (holds the bar of the current or last run),
     ``outcome_view`` (one row per name of the last run) and ``result`` (that run's
-    :class:`~cmnb.bulk.BulkResult`, or ``None``). ``box`` is the input part the form lays out.
+    :class:`cmnb.BulkResult`, or ``None``). ``box`` is the input part the form lays out.
     The form's **If it exists, reuse it** box picks ``mode="ensure"`` (ticked) or ``"create"``.
     Callbacks never raise: problems become the form's status line.
     """

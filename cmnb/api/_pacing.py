@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["MARGIN_S", "Pacer"]
 

@@ -22,22 +22,22 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
-from .errors import APIError, CmnbError, DuplicateNameError
-from .models import DataSource, format_timestamp
-from .retries import created_during_call
-from .secret import Secret
-from .settings import (
+from ..errors import APIError, CmnbError, DuplicateNameError
+from ._models import DataSource, format_timestamp
+from ._retries import created_during_call
+from ._secret import Secret
+from ._settings import (
     is_loopback_host,
     missing_key_error,
     normalize_timeout,
     resolve_api_key,
     resolve_base_url,
 )
-from .transport import Reply, Transport
-from .validation import check_name, check_uuid
+from ._transport import Reply, Transport
+from ._validation import check_name, check_uuid
 
 if TYPE_CHECKING:
-    from .bulk import BulkResult, ProgressCallback
+    from ._bulk import BulkResult, ProgressCallback
 
 __all__ = ["Client", "DataSources", "DryRun"]
 
@@ -239,8 +239,8 @@ class DataSources:
         concurrency: int = 8,
         progress: ProgressCallback | Literal["auto"] | None = None,
     ) -> BulkResult:
-        """Create many sources at the rate limit; see :func:`cmnb.bulk.create_many`."""
-        from . import bulk  # the bulk layer is loaded only by those who use it
+        """Create many sources at the rate limit; see :func:`cmnb.api._bulk.create_many`."""
+        from . import _bulk as bulk  # the bulk layer is loaded only by those who use it
 
         return bulk.create_many(self, names, mode=mode, concurrency=concurrency, progress=progress)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import __version__, cli_data, cli_serve
+from .._version import __version__
+from . import _data as cli_data
+from . import _serve as cli_serve
 
 __all__ = ["build_parser"]
 

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import ConfigError
-from .secret import Secret
+from ..errors import ConfigError
+from ._secret import Secret
 
 __all__ = [
     "API_KEY_ENV",

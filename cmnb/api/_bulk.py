@@ -11,7 +11,7 @@ left fail with that same error.
 
 Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) and ``skipped``
 (never sent because the run was interrupted), one :class:`BulkOutcome` per name in a
-:class:`BulkResult` (both defined in :mod:`cmnb.bulk_result`, exported here too). Ctrl-C raises
+:class:`BulkResult` (both defined in :mod:`cmnb.api._bulk_result`, exported here too). Ctrl-C raises
 :class:`BulkInterrupted`, a ``KeyboardInterrupt`` carrying the ``partial_result``, after the
 in-flight requests finish their current attempt (they are not retried after Ctrl-C).
 """
@@ -26,8 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
-from .bulk_result import BulkOutcome, BulkResult, Outcome
-from .errors import (
+from ..errors import (
     APIError,
     AuthenticationError,
     CmnbError,
@@ -37,11 +36,12 @@ from .errors import (
     RateLimitError,
     TransportError,
 )
-from .models import DataSource
-from .progress import ProgressBar, auto_progress
-from .retries import may_have_acted
-from .transport import retries_stop_when
-from .validation import name_problem
+from ..notebook._progress import ProgressBar, auto_progress
+from ._bulk_result import BulkOutcome, BulkResult, Outcome
+from ._models import DataSource
+from ._retries import may_have_acted
+from ._transport import retries_stop_when
+from ._validation import name_problem
 
 __all__ = ["BulkInterrupted", "BulkOutcome", "BulkResult", "ProgressCallback", "create_many"]
 

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["check_name", "check_uuid", "name_problem"]
 
