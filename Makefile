@@ -52,6 +52,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check cmnb tests benchmarks notebooks/build.py
 	$(BIN)/ruff format --check cmnb tests benchmarks notebooks/build.py
 	$(BIN)/mypy cmnb
+	$(BIN)/lint-imports
 
 ## make test: everything — lint, types, the compat run, unit tests, notebooks (nbval), browser tests.
 # The notebooks' saved outputs are SANDBOX outputs: never let a developer's key turn them LIVE.

@@ -14,11 +14,13 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "BLOCKS",
     "AutoChurnSubscriptionSetting",
     "DataSource",
     "InvoiceHandlingRules",
     "InvoiceHandlingSetting",
     "ProcessingStatus",
+    "block_flag",
     "flatten_fields",
     "format_timestamp",
     "parse_timestamp",
@@ -212,16 +214,23 @@ class InvoiceHandlingSetting:
         return out
 
 
-_DS_KEYS = (
-    "uuid",
-    "name",
-    "system",
-    "created_at",
-    "status",
+#: The optional blocks a data source carries when a request asks for them (``with_<block>=true``),
+#: in the API's order. Written once: the client's flags, the table's columns and the CLI's
+#: ``--with-*`` options all read this tuple. (The sandbox keeps its own copy on purpose: an
+#: emulator must not share the client's reading of the wire; a test checks that they agree.)
+BLOCKS: tuple[str, ...] = (
     "processing_status",
     "auto_churn_subscription_setting",
     "invoice_handling_setting",
 )
+
+
+def block_flag(block: str) -> str:
+    """The query flag that asks for ``block``: ``with_processing_status`` and so on."""
+    return f"with_{block}"
+
+
+_DS_KEYS = ("uuid", "name", "system", "created_at", "status", *BLOCKS)
 
 
 @dataclass(frozen=True)
