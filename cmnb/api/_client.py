@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 from ..errors import APIError, CmnbError, DuplicateNameError
-from ._models import DataSource, format_timestamp
+from ._models import BLOCKS, DataSource, block_flag, format_timestamp
 from ._retries import created_during_call
 from ._secret import Secret
 from ._settings import (
@@ -258,13 +258,9 @@ class DataSources:
         return f"DataSources(base_url={self._client.base_url!r})"
 
 
-def _flags(processing: bool, auto_churn: bool, invoice_handling: bool) -> dict[str, str]:
-    wanted = {
-        "with_processing_status": processing,
-        "with_auto_churn_subscription_setting": auto_churn,
-        "with_invoice_handling_setting": invoice_handling,
-    }
-    return {flag: "true" for flag, on in wanted.items() if on}
+def _flags(*wanted: bool) -> dict[str, str]:
+    """The query flags asking for the optional blocks: one bool per block, in ``BLOCKS`` order."""
+    return {block_flag(block): "true" for block, on in zip(BLOCKS, wanted, strict=True) if on}
 
 
 def _made_by_this_call(existing: DataSource, reply: Reply) -> bool:

@@ -172,6 +172,34 @@ class _KeyAuth(requests.auth.AuthBase):
         return "_KeyAuth(Secret('********'))"
 
 
+@dataclass
+class _Call:
+    """One call across its attempts: what is sent, and what came back so far."""
+
+    method: str
+    url: str
+    path: str  # the URL's path, as errors and replies name it
+    params: Mapping[str, str] | None
+    json: Any
+    started: float
+    deadline: float
+    attempt: int = 0
+    after_ambiguous: bool = False
+    server_started_at: float | None = None
+    reply: Reply | None = None
+    failure: TransportError | None = None
+
+
+class _GiveUp(Exception):
+    """No further attempt: ``why`` is added to the last failure's message; ``fallback`` is the
+    error to raise when the call has neither an answer nor a failure (nothing was sent)."""
+
+    def __init__(self, why: str, fallback: TransportError | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.fallback = fallback
+
+
 class Transport:
     """Sends requests for one client: keep-alive session, auth, pacing, retries, deadline.
 
@@ -264,129 +292,158 @@ class Transport:
         longer than the time left before the deadline ends the call at once with that answer.
         Raises :class:`TransportError` when the last attempt got no HTTP answer.
         """
-        method = method.upper()
-        url = self.url(path)
-        wire_path = urlsplit(url).path
-        started = self._clock()
-        deadline = started + self.deadline_s
-        server_started_at: float | None = None
-        after_ambiguous = False
-        attempt = 0
-        reply: Reply | None = None
-        failure: TransportError | None = None
-        while True:
-            attempt += 1
-            late = self._too_late(method, url, wire_path, maybe_sent=after_ambiguous)
-            # The slot comes before the pacer, so a request starts when the pacer says it may.
-            if not self._slots.acquire(timeout=max(0.0, deadline - self._clock())):
-                return self._give_up(reply, failure or late, "")
-            try:
-                if self.pacer is not None:
-                    self.pacer.acquire()
-                remaining = deadline - self._clock()
-                if remaining <= 0:  # the pacer's wait used up the rest of the deadline
-                    return self._give_up(reply, failure or late, "")
-                timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
-                logger.debug(
-                    "%s %s attempt %d/%d params=%s json=%s headers=%s",
-                    method,
-                    url,
-                    attempt,
-                    self.max_attempts,
-                    dict(params or {}),
-                    json,
-                    self.redacted_headers(with_body=json is not None),
-                )
-                sent_at = self._clock()
-                reply, failure = None, None
-                try:
-                    response = self.session.request(
-                        method,
-                        url,
-                        params=params,
-                        json=json,
-                        timeout=timeout,
-                        allow_redirects=False,
-                        verify=self.verify,
-                    )
-                except requests.RequestException as exc:
-                    kind = classify_failure(exc)
-                    outcome: Failure | int = kind
-                    maybe_sent = after_ambiguous or kind is Failure.MAYBE_SENT
-                    failure = TransportError(
-                        f"{method} {url}: {describe_failure(exc)}"
-                        + (" (the request may have reached the server)" if maybe_sent else ""),
-                        method=method,
-                        path=wire_path,
-                        maybe_sent=maybe_sent,
-                    )
-                    logger.debug(
-                        "%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc)
-                    )
-                else:
-                    server_started_at = _earliest(
-                        server_started_at, response.headers, self._clock() - started
-                    )
-                    reply = Reply(
-                        method=method,
-                        path=wire_path,
-                        status=response.status_code,
-                        body=response.content,
-                        headers=response.headers,
-                        retry_after_s=retry_after_of(response.headers),
-                        attempts=attempt,
-                        after_ambiguous=after_ambiguous,
-                        server_started_at=server_started_at,
-                    )
-                    outcome = reply.status
-                    logger.debug(
-                        "%s %s -> %d in %.0f ms",
-                        method,
-                        url,
-                        reply.status,
-                        (self._clock() - sent_at) * 1000,
-                    )
-                    if reply.status < 400:
-                        return reply
-            finally:
-                self._slots.release()
-            decision = retry_decision(method, outcome)
-            if decision is Decision.STOP:
-                return self._give_up(reply, failure, "")
-            if attempt >= self.max_attempts:
-                return self._give_up(reply, failure, f"gave up after {_attempts(attempt)}")
-            server_wait = reply.retry_after_s if reply is not None else None
-            wait_s = server_wait if server_wait is not None else self.backoff_s(attempt)
-            left_s = deadline - self._clock()
-            if wait_s > left_s:
-                logger.debug(
-                    "%s %s: not retrying, a %.2f s wait exceeds the %.2f s left (deadline)",
-                    method,
-                    url,
-                    wait_s,
-                    left_s,
-                )
-                return self._give_up(
-                    reply,
-                    failure,
-                    f"gave up after {_attempts(attempt)}: the {self.deadline_s:g} s deadline "
-                    "would pass before the next one",
-                )
-            if self._stopped():
-                return self._give_up(reply, failure, f"stopped after {_attempts(attempt)}")
-            if may_have_acted(outcome):
-                after_ambiguous = True
-            logger.debug(
-                "%s %s: retrying in %.3f s (%s%s)",
+        url, started = self.url(path), self._clock()
+        call = _Call(
+            method=method.upper(),
+            url=url,
+            path=urlsplit(url).path,
+            params=params,
+            json=json,
+            started=started,
+            deadline=started + self.deadline_s,
+        )
+        try:
+            while True:
+                outcome = self._attempt(call)
+                if call.reply is not None and call.reply.status < 400:
+                    return call.reply
+                self._wait(call, self._classify(call, outcome))
+        except _GiveUp as stop:
+            why, fallback = stop.why, stop.fallback
+        # Raised outside the except block, so the error carries no internal context.
+        return self._give_up(call, why, fallback)
+
+    def _attempt(self, call: _Call) -> Failure | int:
+        """Take a connection slot and the pacer's turn, then send: the attempt's outcome.
+
+        Raises :class:`_GiveUp` when the deadline passes before the request could be sent.
+        """
+        call.attempt += 1
+        late = self._too_late(call)
+        # The slot comes before the pacer, so a request starts when the pacer says it may.
+        if not self._slots.acquire(timeout=max(0.0, call.deadline - self._clock())):
+            raise _GiveUp("", late)
+        try:
+            if self.pacer is not None:
+                self.pacer.acquire()
+            remaining = call.deadline - self._clock()
+            if remaining <= 0:  # the pacer's wait used up the rest of the deadline
+                raise _GiveUp("", late)
+            connect_s, read_s = self.timeout
+            return self._send(call, (min(connect_s, remaining), min(read_s, remaining)))
+        finally:
+            self._slots.release()
+
+    def _send(self, call: _Call, timeout: tuple[float, float]) -> Failure | int:
+        """Send the request once; record its answer or failure on ``call``; return the outcome."""
+        method, url = call.method, call.url
+        logger.debug(
+            "%s %s attempt %d/%d params=%s json=%s headers=%s",
+            method,
+            url,
+            call.attempt,
+            self.max_attempts,
+            dict(call.params or {}),
+            call.json,
+            self.redacted_headers(with_body=call.json is not None),
+        )
+        sent_at = self._clock()
+        call.reply, call.failure = None, None
+        try:
+            response = self.session.request(
                 method,
                 url,
-                wait_s,
-                outcome.value if isinstance(outcome, Failure) else f"HTTP {outcome}",
-                ", Retry-After" if server_wait is not None else "",
+                params=call.params,
+                json=call.json,
+                timeout=timeout,
+                allow_redirects=False,
+                verify=self.verify,
             )
-            self._pause(wait_s)
-            if self._stopped():
-                return self._give_up(reply, failure, f"stopped after {_attempts(attempt)}")
+        except requests.RequestException as exc:
+            kind = classify_failure(exc)
+            call.failure = self._failure(call, exc, kind)
+            logger.debug("%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc))
+            return kind
+        call.server_started_at = _earliest(
+            call.server_started_at, response.headers, self._clock() - call.started
+        )
+        call.reply = Reply(
+            method=method,
+            path=call.path,
+            status=response.status_code,
+            body=response.content,
+            headers=response.headers,
+            retry_after_s=retry_after_of(response.headers),
+            attempts=call.attempt,
+            after_ambiguous=call.after_ambiguous,
+            server_started_at=call.server_started_at,
+        )
+        logger.debug(
+            "%s %s -> %d in %.0f ms",
+            method,
+            url,
+            call.reply.status,
+            (self._clock() - sent_at) * 1000,
+        )
+        return call.reply.status
+
+    @staticmethod
+    def _failure(call: _Call, exc: requests.RequestException, kind: Failure) -> TransportError:
+        """The :class:`TransportError` for an attempt that got no HTTP answer."""
+        maybe_sent = call.after_ambiguous or kind is Failure.MAYBE_SENT
+        return TransportError(
+            f"{call.method} {call.url}: {describe_failure(exc)}"
+            + (" (the request may have reached the server)" if maybe_sent else ""),
+            method=call.method,
+            path=call.path,
+            maybe_sent=maybe_sent,
+        )
+
+    def _classify(self, call: _Call, outcome: Failure | int) -> float:
+        """How long to wait before retrying a failed attempt, by the retry rules.
+
+        Raises :class:`_GiveUp` when the rules, the attempt budget, the deadline or a stop
+        (:func:`retries_stop_when`) say there is no retry.
+        """
+        if retry_decision(call.method, outcome) is Decision.STOP:
+            raise _GiveUp("")
+        tried = _attempts(call.attempt)
+        if call.attempt >= self.max_attempts:
+            raise _GiveUp(f"gave up after {tried}")
+        server_wait = call.reply.retry_after_s if call.reply is not None else None
+        wait_s = server_wait if server_wait is not None else self.backoff_s(call.attempt)
+        left_s = call.deadline - self._clock()
+        if wait_s > left_s:
+            logger.debug(
+                "%s %s: not retrying, a %.2f s wait exceeds the %.2f s left (deadline)",
+                call.method,
+                call.url,
+                wait_s,
+                left_s,
+            )
+            raise _GiveUp(
+                f"gave up after {tried}: the {self.deadline_s:g} s deadline "
+                "would pass before the next one"
+            )
+        if self._stopped():
+            raise _GiveUp(f"stopped after {tried}")
+        if may_have_acted(outcome):
+            call.after_ambiguous = True
+        logger.debug(
+            "%s %s: retrying in %.3f s (%s%s)",
+            call.method,
+            call.url,
+            wait_s,
+            outcome.value if isinstance(outcome, Failure) else f"HTTP {outcome}",
+            ", Retry-After" if server_wait is not None else "",
+        )
+        return wait_s
+
+    def _wait(self, call: _Call, wait_s: float) -> None:
+        """Wait before the next attempt; raises :class:`_GiveUp` if a stop came meanwhile."""
+        self._pause(wait_s)
+        if self._stopped():
+            raise _GiveUp(f"stopped after {_attempts(call.attempt)}")
 
     @staticmethod
     def _stopped() -> bool:
@@ -400,19 +457,22 @@ class Transport:
         else:
             self._sleep(seconds)
 
-    def _too_late(self, method: str, url: str, path: str, *, maybe_sent: bool) -> TransportError:
+    def _too_late(self, call: _Call) -> TransportError:
         return TransportError(
-            f"{method} {url}: the {self.deadline_s:g} s deadline passed before "
+            f"{call.method} {call.url}: the {self.deadline_s:g} s deadline passed before "
             "the request could be sent",
-            method=method,
-            path=path,
-            maybe_sent=maybe_sent,
+            method=call.method,
+            path=call.path,
+            maybe_sent=call.after_ambiguous,
         )
 
     @staticmethod
-    def _give_up(reply: Reply | None, failure: TransportError | None, why: str) -> Reply:
-        if reply is not None:
-            return reply
+    def _give_up(call: _Call, why: str, fallback: TransportError | None) -> Reply:
+        """End the call: its last answer, else raise its last failure (``why`` appended to the
+        message), else ``fallback`` (the request could not be sent at all)."""
+        if call.reply is not None:
+            return call.reply
+        failure = call.failure or fallback
         assert failure is not None
         if why:
             failure.args = (f"{failure.args[0]} ({why})",)
