@@ -33,7 +33,7 @@ COMPAT := .venv-compat
 COMPAT_PYTHON ?= $(or $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10 \
 	/usr/bin/python3.10 /usr/local/bin/python3.10)),$(PYTHON))
 # Everything but what needs the extras' heavy tools (Jupyter servers, nbval, the official SDK).
-COMPAT_TESTS := tests -m "not browser" -k "not benchmark" --ignore=tests/test_notebooks.py \
+COMPAT_TESTS := tests -m "not browser and not dist" -k "not benchmark" --ignore=tests/test_notebooks.py \
 	--ignore=tests/test_benchmarks.py --ignore=tests/test_sandbox_sdk.py
 
 $(COMPAT)/.installed: pyproject.toml

@@ -661,6 +661,10 @@ cmnb.DataSourceForm()
 """),
 ]
 
+#: Notebooks that also ship inside the package, written from the same cells without outputs:
+#: ``cmnb app`` serves the packaged copy (a wheel has no notebooks/ folder).
+PACKAGED = {"app.ipynb": HERE.parent / "cmnb" / "notebook" / "app.ipynb"}
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "01-create-a-source.ipynb": NOTEBOOK_01,
     "02-bulk-setup.ipynb": NOTEBOOK_02,
@@ -704,6 +708,9 @@ def main(argv: list[str]) -> int:
         return 2
     chosen = [name for name in NOTEBOOKS if not argv or name.startswith(tuple(argv))]
     for filename in chosen:
+        if filename in PACKAGED:
+            nbformat.write(make(filename, NOTEBOOKS[filename]), PACKAGED[filename])
+            print(f"wrote {PACKAGED[filename].relative_to(HERE.parent)}")
         nb = make(filename, NOTEBOOKS[filename])
         execute(nb)
         if _has_widgets(nb):

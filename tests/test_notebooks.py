@@ -90,6 +90,18 @@ def test_form_notebooks_save_widget_state_so_viewers_can_draw_the_form() -> None
         assert {"PasswordModel", "TextModel", "ButtonModel"} <= names
 
 
+def test_the_packaged_app_notebook_is_the_tested_one_without_outputs() -> None:
+    """``cmnb app`` serves cmnb/notebook/app.ipynb (package data); build.py writes it from the
+    same cells as notebooks/app.ipynb, which nbval runs."""
+    packaged = json.loads(
+        (NOTEBOOKS_DIR.parent / "cmnb" / "notebook" / "app.ipynb").read_text(encoding="utf-8")
+    )
+    tested = json.loads((NOTEBOOKS_DIR / "app.ipynb").read_text(encoding="utf-8"))
+    assert [c["source"] for c in packaged["cells"]] == [c["source"] for c in tested["cells"]]
+    assert all(not c.get("outputs") for c in packaged["cells"])
+    assert "widgets" not in packaged["metadata"]
+
+
 PASTE_CELLS = [
     # The user pastes a wrong key, then the right one, into the form and presses Go LIVE
     # (the key comes from the environment so that it is not in the notebook's code either).
