@@ -6,7 +6,7 @@ PY := $(BIN)/python
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: test lint unit compat lab app bench chromium clean
+.PHONY: test lint unit compat compat-new lab app bench chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,26 +27,48 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-# The oldest versions we support, in a venv of their own: Python 3.10 where the machine has it
-# (pyenv's, else a system python3.10; otherwise $(PYTHON)), pandas 2 and ipywidgets 7.7 (Colab).
+# The unit suite again in venvs of their own, at both ends of what we support:
+#   compat     the oldest: Python 3.10 (pyenv's, else a system python3.10, else $(PYTHON)),
+#              pandas 2 and ipywidgets 7.7 (Colab);
+#   compat-new the newest: Python 3.13 (pyenv's, else a system python3.13, else $(PYTHON)),
+#              the newest pandas and ipywidgets.
+# docs/development.md lists the combinations; each run prints the versions it got.
 COMPAT := .venv-compat
+COMPAT_NEW := .venv-compat-new
 COMPAT_PYTHON ?= $(or $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10 \
 	/usr/bin/python3.10 /usr/local/bin/python3.10)),$(PYTHON))
+COMPAT_NEW_PYTHON ?= $(or $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13 \
+	/usr/bin/python3.13 /usr/local/bin/python3.13)),$(PYTHON))
+COMPAT_TOOLS := 'pytest>=7.4' 'responses>=0.24' 'hypothesis>=6.90' 'python-dotenv>=1.0' \
+	'pytest-markdown-docs>=0.6'
 # Everything but what needs the extras' heavy tools (Jupyter servers, nbval, the official SDK).
-COMPAT_TESTS := tests -m "not browser and not dist" -k "not benchmark" --ignore=tests/test_notebooks.py \
-	--ignore=tests/test_benchmarks.py --ignore=tests/test_sandbox_sdk.py
+COMPAT_TESTS := tests -m "not browser and not dist" -k "not benchmark" \
+	--ignore=tests/test_notebooks.py --ignore=tests/test_benchmarks.py \
+	--ignore=tests/test_sandbox_sdk.py
+COMPAT_VERSIONS := -c 'import sys, pandas, ipywidgets; print("compat: Python", \
+	sys.version.split()[0], "pandas", pandas.__version__, "ipywidgets", ipywidgets.__version__)'
 
 $(COMPAT)/.installed: pyproject.toml
 	$(COMPAT_PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install -q --upgrade pip
-	$(COMPAT)/bin/python -m pip install -q -e . 'pandas>=2,<3' 'ipywidgets>=7.7,<7.8' \
-		'pytest>=7.4' 'responses>=0.24' 'hypothesis>=6.90'
+	$(COMPAT)/bin/python -m pip install -q -e . 'pandas>=2,<3' 'ipywidgets>=7.7,<7.8' $(COMPAT_TOOLS)
 	touch $@
 
-## make compat: the unit tests again under Python 3.10 (where present), pandas 2, ipywidgets 7.7.
+$(COMPAT_NEW)/.installed: pyproject.toml
+	$(COMPAT_NEW_PYTHON) -m venv $(COMPAT_NEW)
+	$(COMPAT_NEW)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_NEW)/bin/python -m pip install -q --upgrade -e . pandas ipywidgets $(COMPAT_TOOLS)
+	touch $@
+
+## make compat: the unit tests under the oldest versions we support (see above).
 compat: $(COMPAT)/.installed
-	$(COMPAT)/bin/python -c 'import sys, pandas, ipywidgets; print("compat: Python", sys.version.split()[0], "pandas", pandas.__version__, "ipywidgets", ipywidgets.__version__)'
+	$(COMPAT)/bin/python $(COMPAT_VERSIONS)
 	$(COMPAT)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS)
+
+## make compat-new: the unit tests under the newest Python, pandas and ipywidgets.
+compat-new: $(COMPAT_NEW)/.installed
+	$(COMPAT_NEW)/bin/python $(COMPAT_VERSIONS)
+	$(COMPAT_NEW)/bin/pytest -q -p no:cacheprovider $(COMPAT_TESTS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check cmnb tests benchmarks notebooks/build.py
@@ -56,7 +78,7 @@ lint: $(VENV)/.installed-test
 
 ## make test: everything — lint, types, the compat run, unit tests, notebooks (nbval), browser tests.
 # The notebooks' saved outputs are SANDBOX outputs: never let a developer's key turn them LIVE.
-test: $(VENV)/.installed-test chromium lint compat
+test: $(VENV)/.installed-test chromium lint compat compat-new
 	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL $(BIN)/pytest tests --nbval notebooks \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider
 
@@ -76,4 +98,4 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(COMPAT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) $(COMPAT_NEW) .pytest_cache .mypy_cache .ruff_cache
