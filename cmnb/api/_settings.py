@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ __all__ = [
     "missing_key_error",
     "normalize_timeout",
     "read_dotenv",
+    "read_setting",
     "resolve_api_key",
     "resolve_base_url",
 ]
@@ -36,10 +38,14 @@ DEFAULT_BASE_URL = "https://api.chartmogul.com/v1"
 def read_dotenv(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Parse a ``.env`` file (default: ``./.env``) into a dict; a missing file gives ``{}``.
 
-    Understands ``KEY=value``, ``export KEY=value``, single or double quotes (a ``#`` inside
-    quotes is kept), a ``# comment`` after a value or a closing quote, blank lines, ``#``
-    comment lines and a UTF-8 byte-order mark. It never changes ``os.environ``. Raises
-    :class:`ConfigError` when the file exists but cannot be read.
+    The grammar is python-dotenv's (``tests/test_dotenv.py`` holds the two together):
+    ``KEY=value``, ``export KEY=value``, single or double quotes (which may span lines; a
+    ``#`` inside them is kept; ``\\n``-style escapes are decoded in double quotes, ``\\'`` and
+    ``\\\\`` in single ones), a `` # comment`` after a value or a closing quote, blank lines,
+    ``#`` comment lines and a UTF-8 byte-order mark. A line it cannot read (an unclosed quote,
+    text after the closing quote) is skipped; ``${VAR}`` is not expanded. A bare ``KEY``
+    unsets an earlier value. It never changes ``os.environ``. Raises :class:`ConfigError` when
+    the file exists but cannot be read.
     """
     file = Path(path) if path is not None else Path.cwd() / ".env"
     try:
@@ -52,35 +58,102 @@ def read_dotenv(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     except UnicodeDecodeError:
         raise ConfigError(f"Could not read {file}: it is not UTF-8 text.") from None
     values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = _EXPORT.sub("", key.strip()).strip()
-        values[key] = _dotenv_value(value.strip())
+    for key, value in _bindings(text):
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
     return values
 
 
-_EXPORT = re.compile(r"^export\s+")
-_COMMENT = re.compile(r"\s#")
+# python-dotenv's grammar (its parser.py), step by step as it reads it. A binding it cannot read
+# is skipped up to the end of the line where reading failed: that may be lines below its start
+# when a quote opened there closes further down.
+_BLANKS = re.compile(r"[^\S\r\n]*")  # within one line
+_LEADING = re.compile(r"\s*")  # blank lines and indentation
+_EXPORT = re.compile(r"(?:export[^\S\r\n]+)?")
+_KEY = re.compile(r"([^=\#\s]+)")
+_QUOTED_KEY = re.compile(r"'([^']+)'")
+_EQUALS = re.compile(r"=[^\S\r\n]*")
+_DOUBLE_QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"', re.DOTALL)
+_SINGLE_QUOTED = re.compile(r"'((?:\\.|[^'\\])*)'", re.DOTALL)
+_UNQUOTED = re.compile(r"[^\r\n]*")
+_LINE_END = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?[^\S\r\n]*(?:\r\n|\n|\r|$)")
+_REST_OF_LINE = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
+_INLINE_COMMENT = re.compile(r"\s+#.*")
+_DOUBLE_QUOTED_ESCAPE = re.compile(r"\\([\\'\"abfnrtv])")
+_SINGLE_QUOTED_ESCAPE = re.compile(r"\\([\\'])")
+_ESCAPED = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
-def _dotenv_value(value: str) -> str:
-    """The value of one ``.env`` line: unquoted, with any trailing ``# comment`` dropped."""
-    if value[:1] in ("'", '"'):
-        end = value.find(value[0], 1)
-        if end > 0 and (not value[end + 1 :].strip() or value[end + 1 :].lstrip()[0] == "#"):
-            return value[1:end]
-        return value  # an unclosed quote: keep the text as written
-    if value.startswith("#"):
-        return ""
-    comment = _COMMENT.search(value)
-    return value[: comment.start()].rstrip() if comment else value
+class _Unreadable(Exception):
+    """A binding python-dotenv would skip; ``at`` is where reading it failed."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
 
 
-def _lookup(name: str) -> str | None:
-    """The environment first, then ``./.env``; blank values count as unset."""
+def _take(pattern: re.Pattern[str], text: str, at: int) -> re.Match[str]:
+    found = pattern.match(text, at)
+    if found is None:
+        raise _Unreadable(at)
+    return found
+
+
+def _bindings(text: str) -> Iterator[tuple[str, str | None]]:
+    """``(key, value)`` for each binding of a ``.env`` text; ``None`` for a bare ``KEY``."""
+    at = 0
+    while True:
+        at = _take(_LEADING, text, at).end()
+        if at >= len(text):
+            return
+        try:
+            key, value, at = _binding(text, at)
+        except _Unreadable as unreadable:
+            at = _take(_REST_OF_LINE, text, unreadable.at).end()
+            continue
+        if key is not None:  # None: a comment line
+            yield key, value
+
+
+def _binding(text: str, at: int) -> tuple[str | None, str | None, int]:
+    """The binding at ``at``: ``(key, value, where it ends)``. Raises :class:`_Unreadable`."""
+    at = _take(_EXPORT, text, at).end()
+    key = None
+    if not text.startswith("#", at):
+        found = _take(_QUOTED_KEY if text.startswith("'", at) else _KEY, text, at)
+        key, at = found[1], found.end()
+    at = _take(_BLANKS, text, at).end()
+    value = None
+    if text.startswith("=", at):
+        equals = _take(_EQUALS, text, at)
+        at = equals.end()
+        if len(equals[0]) > 1 and text.startswith("#", at):
+            value = ""  # `KEY= # comment` is empty, but `KEY=#x` is "#x"
+        else:
+            value, at = _value(text, at)
+    return key, value, _take(_LINE_END, text, at).end()
+
+
+def _value(text: str, at: int) -> tuple[str, int]:
+    """The value at ``at``, unquoted and unescaped, and where it ends."""
+    if text.startswith('"', at):
+        found = _take(_DOUBLE_QUOTED, text, at)
+        value = _DOUBLE_QUOTED_ESCAPE.sub(lambda m: _ESCAPED.get(m[1], m[1]), found[1])
+    elif text.startswith("'", at):
+        found = _take(_SINGLE_QUOTED, text, at)
+        value = _SINGLE_QUOTED_ESCAPE.sub(lambda m: m[1], found[1])
+    else:
+        found = _take(_UNQUOTED, text, at)
+        value = _INLINE_COMMENT.sub("", found[0]).rstrip()
+    return value, found.end()
+
+
+def read_setting(name: str) -> str | None:
+    """The variable ``name`` from the environment, else from ``./.env``; ``None`` if neither
+    has it. Blank values count as unset and surrounding whitespace is dropped. Raises
+    :class:`ConfigError` when ``./.env`` exists but cannot be read."""
     value = os.environ.get(name, "").strip()
     if value:
         return value
@@ -103,7 +176,7 @@ def resolve_api_key(api_key: str | Secret | None = None) -> Secret | None:
             raise ConfigError(f"api_key must be a str or a Secret, not {type(api_key).__name__}.")
         if value:
             return Secret(value)
-    found = _lookup(API_KEY_ENV)
+    found = read_setting(API_KEY_ENV)
     return Secret(found) if found else None
 
 
@@ -140,7 +213,7 @@ def resolve_base_url(base_url: str | None = None) -> str:
     """
     if base_url is not None and not isinstance(base_url, str):
         raise ConfigError(f"base_url must be a str, not {type(base_url).__name__}.")
-    raw = (base_url or "").strip() or _lookup(BASE_URL_ENV) or DEFAULT_BASE_URL
+    raw = (base_url or "").strip() or read_setting(BASE_URL_ENV) or DEFAULT_BASE_URL
     try:
         parts = urlsplit(raw)
         host = parts.hostname or ""
