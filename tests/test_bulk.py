@@ -19,7 +19,7 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 
@@ -37,7 +37,8 @@ from cmnb.errors import (
     ServerError,
     TransportError,
 )
-from cmnb.notebook._progress import TextProgress, WidgetProgress, auto_progress
+from cmnb.notebook._progress import TextProgress
+from cmnb.notebook._widget_progress import WidgetProgress, auto_progress
 from cmnb.sandbox import LoggedRequest, Sandbox
 
 CREATED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -438,6 +439,91 @@ def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPat
     create_many(FakeDataSources(), ["A", "", "C"], progress=embedded)
     assert shown == [bar.box]
     assert embedded.bar.value == 3 and embedded.bar.bar_style == "warning"
+
+
+class FakeTqdm:
+    """The part of tqdm that create_many drives (tqdm itself is not a test dependency)."""
+
+    made: ClassVar[list[FakeTqdm]] = []
+
+    def __init__(self, iterable: Any = None, desc: str | None = None, total: int | None = None):
+        self.desc, self.total = desc, total
+        self.n, self.postfix, self.closed = 0, "", False
+        FakeTqdm.made.append(self)
+
+    def update(self, n: int = 1) -> None:
+        if self.closed:
+            raise AssertionError("update() after close()")
+        self.n += n
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        self.postfix = s
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_tqdm_class_gets_one_bar_per_run_counted_and_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(FakeTqdm, "made", [])
+
+    create_many(FakeDataSources(existing=["B"]), ["A", "B", ""], progress=FakeTqdm)
+    create_many(FakeDataSources(), ["C"], progress=FakeTqdm)
+
+    first, second = FakeTqdm.made
+    assert (first.total, first.desc, first.n, first.closed) == (3, "create_many", 3, True)
+    assert sorted(first.postfix.split(", ")) == ["1 created", "1 existing", "1 failed"]
+    assert (second.total, second.n, second.closed) == (1, 1, True)
+
+
+def test_a_tqdm_like_instance_is_updated_per_name_and_closed() -> None:
+    class Minimal:  # update(n) and close() only: no postfix, no total to set
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+            self.closed = False
+
+        def update(self, n: int = 1) -> None:
+            self.steps.append(n)
+
+        def close(self) -> None:
+            self.closed = True
+
+    bar = Minimal()
+    result = create_many(FakeDataSources(), ["A", "B"], progress=bar)
+    assert result.ok and bar.steps == [1, 1] and bar.closed
+
+
+def test_a_tqdm_bar_is_closed_after_ctrl_c_too() -> None:
+    class Interrupting(FakeTqdm):
+        def update(self, n: int = 1) -> None:
+            super().update(n)
+            if self.n == 2:
+                raise KeyboardInterrupt
+
+    bar = Interrupting(total=5)
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(FakeDataSources(), list("ABCDE"), concurrency=1, progress=bar)
+    assert bar.closed and bar.n == 2
+    assert caught.value.partial_result.counts["skipped"] >= 1
+
+
+def test_auto_progress_and_a_shown_result_load_no_display_libraries() -> None:
+    # progress="auto" and BulkResult's repr reach the display layer only when called, and off a
+    # notebook and a terminal (stderr is a pipe here) they need neither widgets nor pandas.
+    code = (
+        "import sys, cmnb\n"
+        "with cmnb.Sandbox(seed=1, rate_limit_per_s=None) as sb, sb.client() as client:\n"
+        "    result = client.data_sources.create_many(['A', '', 'B'], progress='auto')\n"
+        "    assert repr(result).startswith('BulkResult(3 names: 2 created, 1 failed)')\n"
+        "    assert '<table>' in result._repr_html_()\n"
+        "print(sorted(m for m in ('pandas', 'ipywidgets', 'IPython') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTMOGUL_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "[]"
 
 
 # --- Ctrl-C ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from ..errors import (
@@ -36,14 +36,21 @@ from ..errors import (
     RateLimitError,
     TransportError,
 )
-from ..notebook._progress import ProgressBar, auto_progress
+from ._bulk_progress import ProgressArg, ProgressCallback, ProgressHook, progress_hook
 from ._bulk_result import BulkOutcome, BulkResult, Outcome
 from ._models import DataSource
 from ._retries import may_have_acted
 from ._transport import retries_stop_when
 from ._validation import name_problem
 
-__all__ = ["BulkInterrupted", "BulkOutcome", "BulkResult", "ProgressCallback", "create_many"]
+__all__ = [
+    "BulkInterrupted",
+    "BulkOutcome",
+    "BulkResult",
+    "ProgressArg",
+    "ProgressCallback",
+    "create_many",
+]
 
 MAX_CONCURRENCY = 20  # ChartMogul refuses more than 20 parallel connections per account
 RATE_LIMIT_RETRIES = 3  # a 429 means nothing was created, so the name may be sent again
@@ -56,9 +63,6 @@ class DataSourcesLike(Protocol):
     def create(self, name: str) -> DataSource: ...
 
     def list(self) -> Sequence[DataSource]: ...
-
-
-ProgressCallback = Callable[[int, int, BulkOutcome], None]
 
 
 class BulkInterrupted(KeyboardInterrupt):
@@ -82,7 +86,7 @@ def create_many(
     *,
     mode: Literal["ensure", "create"] = "ensure",
     concurrency: int = 8,
-    progress: ProgressCallback | Literal["auto"] | None = None,
+    progress: ProgressArg = None,
 ) -> BulkResult:
     """Create a data source for each name; return a :class:`BulkResult` in input order.
 
@@ -91,8 +95,9 @@ def create_many(
     ``mode="create"`` reports them as ``failed`` with a :class:`DuplicateNameError` (and the
     source holding the name, when the client found it).
     ``concurrency`` is clamped to 1..20 threads. ``progress`` is ``progress(done, total,
-    outcome)`` called on the calling thread after each outcome, ``"auto"`` (a widget in a
-    notebook, a text bar on a terminal) or ``None``. API and network errors never raise: they
+    outcome)`` called on the calling thread after each outcome, a tqdm class or bar (e.g.
+    ``tqdm.auto.tqdm``), ``"auto"`` (a widget in a notebook, a text bar on a terminal) or
+    ``None``; see :mod:`cmnb.api._bulk_progress`. API and network errors never raise: they
     become ``failed`` outcomes; after a 401, a 403 or an unreachable server (connection refused
     after the client's retries) the names not yet sent fail with that error, unsent.
     Raises :class:`InputError` for a bad argument (nothing sent) and :class:`BulkInterrupted`
@@ -108,15 +113,7 @@ def create_many(
             f"{type(names).__name__}.",
             field="names",
         )
-    bar: ProgressCallback | None
-    if progress == "auto":
-        bar = auto_progress()
-    elif progress is None or callable(progress):
-        bar = progress
-    else:
-        raise InputError(
-            f"progress must be a callable, 'auto' or None, not {progress!r}.", field="progress"
-        )
+    bar = progress_hook(progress)
     run = _Run(data_sources, list(names), mode, max(1, min(MAX_CONCURRENCY, concurrency)), bar)
     return run.execute()
 
@@ -138,7 +135,7 @@ class _Run:
     ) -> None:
         self.data_sources, self.items, self.mode, self.workers = data_sources, items, mode, workers
         self.progress = progress
-        self.bar = progress if isinstance(progress, ProgressBar) else None
+        self.bar = progress if isinstance(progress, ProgressHook) else None
         self.outcomes: list[BulkOutcome | None] = [None] * len(items)
         self.done = 0
         self.names: dict[int, str] = {}

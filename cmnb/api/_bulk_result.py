@@ -1,5 +1,9 @@
 """What :func:`~cmnb.api._bulk.create_many` returns: one :class:`BulkOutcome` per name, in a
 :class:`BulkResult` that counts them, shows them (text and HTML) and turns into a DataFrame.
+
+Showing is the display layer's job: ``__repr__``, ``_repr_html_`` and ``to_frame()`` are display
+hooks that import :mod:`cmnb.notebook._bulk_view` when called, never at import time, so the
+client layer loads no pandas (import-linter lists exactly these hooks as allowed exceptions).
 """
 
 from __future__ import annotations
@@ -8,7 +12,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ..notebook import _progress as render
 from ._models import DataSource
 
 if TYPE_CHECKING:
@@ -82,18 +85,26 @@ class BulkResult:
 
     def summary(self) -> str:
         """One line, e.g. ``400 names: 380 created, 15 existing, 5 failed``."""
-        return render.summary(self.counts, len(self.outcomes), self.interrupted)
+        # created and failed are always shown: "3 names: 3 created, 0 failed" reads as all good.
+        shown = [f"{n} {k}" for k, n in self.counts.items() if n or k in ("created", "failed")]
+        stopped = " (interrupted)" if self.interrupted else ""
+        return f"{len(self.outcomes)} names: " + ", ".join(shown) + stopped
 
     def to_frame(self) -> pandas.DataFrame:
-        """A DataFrame with columns name, outcome, uuid, created_at (UTC), error (short text)."""
-        import pandas as pd
+        """A DataFrame with columns name, outcome, uuid, created_at (UTC), error (short text).
 
-        frame: pandas.DataFrame = pd.DataFrame(render.rows(self.outcomes), columns=render.COLUMNS)
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-        return frame
+        Needs pandas (raises ``ImportError`` without it).
+        """
+        from ..notebook._bulk_view import outcomes_frame  # display hook (see module docstring)
+
+        return outcomes_frame(self.outcomes)
 
     def __repr__(self) -> str:
-        return render.text(self.summary(), self.failed)
+        from ..notebook._bulk_view import result_text  # display hook
+
+        return result_text(self.summary(), self.failed)
 
     def _repr_html_(self) -> str:
-        return render.html(self.summary(), self.outcomes)
+        from ..notebook._bulk_view import result_html  # display hook
+
+        return result_html(self.summary(), self.outcomes)

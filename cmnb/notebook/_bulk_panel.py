@@ -11,7 +11,7 @@ The pure helpers (:func:`check_box`, :func:`summary_html`, :func:`remaining_line
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,15 +19,15 @@ import ipywidgets as widgets
 
 from ..api._bulk import BulkInterrupted, BulkResult
 from ..api._validation import name_problem
-from ._form import _never_raises, _status_html
 from ._messages import describe_error
-from ._progress import WidgetProgress
 from ._render import outcomes_html
+from ._widget_progress import WidgetProgress
+from ._widgets import never_raises, status_html
 
 if TYPE_CHECKING:
     import pandas
 
-    from ._form import DataSourceForm
+    from ..api._models import DataSource
 
 __all__ = [
     "BoxCheck",
@@ -38,6 +38,10 @@ __all__ = [
     "run_status",
     "summary_html",
 ]
+
+#: ``run(busy_text, action)``: the form's busy guard around one request; ``action`` returns the
+#: ``(kind, text)`` of the status line.
+RunGuarded = Callable[[str, Callable[[], tuple[str, str]]], None]
 
 _SHOWN_PROBLEMS = 10  # the summary lists at most this many problem lines
 _SHOWN_CHARS = 40
@@ -96,7 +100,7 @@ def _numbers(lines: tuple[int, ...]) -> str:
 def summary_html(check: BoxCheck) -> str:
     """The live summary under the box: how many names, then each problem line (escaped)."""
     if check.empty:
-        return _status_html("info", "Type or paste one name per line.", icon=False)
+        return status_html("info", "Type or paste one name per line.", icon=False)
     count = len(check.names)
     head = f"{count} name{'' if count == 1 else 's'} to send." if count else "No name to send."
     if check.invalid:
@@ -110,12 +114,12 @@ def summary_html(check: BoxCheck) -> str:
         ("info", f"{_quoted(name)} is on lines {_numbers(lines)}: it is sent once.")
         for name, lines in check.repeated
     ]
-    shown = [f"<li>{_status_html(kind, text, icon=False)}</li>" for kind, text in items]
+    shown = [f"<li>{status_html(kind, text, icon=False)}</li>" for kind, text in items]
     if len(items) > _SHOWN_PROBLEMS:
         more = f"… and {len(items) - _SHOWN_PROBLEMS} more"
-        shown = [*shown[:_SHOWN_PROBLEMS], f"<li>{_status_html('info', more, icon=False)}</li>"]
+        shown = [*shown[:_SHOWN_PROBLEMS], f"<li>{status_html('info', more, icon=False)}</li>"]
     listed = f'<ul class="cmnb-problems">{"".join(shown)}</ul>' if shown else ""
-    return _status_html("info" if count else "error", head, icon=False) + listed
+    return status_html("info" if count else "error", head, icon=False) + listed
 
 
 def remaining_lines(text: str, done: Iterable[str]) -> str:
@@ -158,6 +162,12 @@ def outcome_frame(result: BulkResult) -> pandas.DataFrame:
 class BulkPanel:
     """The widgets of bulk mode, built by :class:`cmnb.DataSourceForm` as ``form.bulk``.
 
+    The panel knows the form only through its arguments: ``status`` (the form's status line,
+    where problems are shown), ``run`` (the form's busy guard, see :data:`RunGuarded`),
+    ``busy()`` (a request is in flight), ``reuse()`` (the **If it exists, reuse it** box),
+    ``create_many(names, **options)`` (the current client's) and ``keep(sources)`` (into the
+    form's table).
+
     ``names_input`` (a ``Textarea``, one name per line), ``summary`` (the live check),
     ``create_all_button``, ``progress_slot`` (holds the bar of the current or last run),
     ``outcome_view`` (one row per name of the last run) and ``result`` (that run's
@@ -166,8 +176,20 @@ class BulkPanel:
     Callbacks never raise: problems become the form's status line.
     """
 
-    def __init__(self, form: DataSourceForm, *, concurrency: int = 8) -> None:
-        self.form = form
+    def __init__(
+        self,
+        *,
+        status: widgets.HTML,
+        run: RunGuarded,
+        busy: Callable[[], bool],
+        reuse: Callable[[], bool],
+        create_many: Callable[..., BulkResult],
+        keep: Callable[[list[DataSource]], None],
+        concurrency: int = 8,
+    ) -> None:
+        self.status = status
+        self._run, self._busy, self._reuse = run, busy, reuse
+        self._create_many, self._keep = create_many, keep
         self.concurrency = concurrency
         self.result: BulkResult | None = None
         self.progress: WidgetProgress | None = None
@@ -193,11 +215,6 @@ class BulkPanel:
         self.create_all_button.on_click(self._on_create_all)
         self.validate()
 
-    @property
-    def status(self) -> widgets.HTML:
-        """The form's status line (where :func:`_never_raises` reports a failed callback)."""
-        return self.form.status
-
     def show(self, visible: bool) -> None:
         """Show or hide the bulk widgets (the form's mode toggle calls this)."""
         display = None if visible else "none"
@@ -214,21 +231,21 @@ class BulkPanel:
         """Refresh the summary and the button from the box; return the check."""
         check = check_box(self.names_input.value)
         self.summary.value = summary_html(check)
-        self.create_all_button.disabled = self.form._busy or not check.names
+        self.create_all_button.disabled = self._busy() or not check.names
         return check
 
-    @_never_raises
+    @never_raises
     def _on_names_change(self, change: Any) -> None:
         self.validate()
 
-    @_never_raises
+    @never_raises
     def _on_create_all(self, button: Any = None) -> None:
-        if self.form._busy:
+        if self._busy():
             return  # a click delivered while a run is in flight
         check = self.validate()
         if not check.names:
             return
-        mode: Literal["ensure", "create"] = "ensure" if self.form.reuse_checkbox.value else "create"
+        mode: Literal["ensure", "create"] = "ensure" if self._reuse() else "create"
         bar = WidgetProgress(show=False)
         bar.bar.description = ""
         self.progress = bar
@@ -237,7 +254,7 @@ class BulkPanel:
         count = len(check.names)
         verb = "Finding or creating" if mode == "ensure" else "Creating"
         noun = "name" if count == 1 else "names"
-        self.form._run(
+        self._run(
             f"{verb} {count} {noun}…",
             lambda: self._create_all(check.names, mode, bar, len(check.invalid)),
         )
@@ -251,14 +268,13 @@ class BulkPanel:
     ) -> tuple[str, str]:
         """Runs inside the form's busy guard; returns the status line."""
         try:
-            result = self.form.client.data_sources.create_many(
+            result = self._create_many(
                 list(names), mode=mode, concurrency=self.concurrency, progress=bar
             )
         except BulkInterrupted as stop:  # Ctrl-C: show what finished, never a traceback
             result = stop.partial_result
         self.result = result
-        self.form.table.extend(result.sources)
-        self.form._render_table()
+        self._keep(result.sources)
         self.outcome_view.value = outcomes_html(outcome_frame(result))
         done = [o.name for o in result.outcomes if o.ok]
         self.names_input.value = remaining_lines(self.names_input.value, done)

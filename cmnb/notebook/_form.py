@@ -8,74 +8,28 @@ restores the buttons in ``finally``. Only widgets present in both ipywidgets 7.7
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from ..api._secret import Secret
 from ..api._validation import name_problem
 from ..errors import CmnbError
+from ._bulk_panel import BulkPanel
 from ._messages import describe_error
 from ._table import DataSourceTable
+from ._widgets import StableReprBox, never_raises, status_html
 
 if TYPE_CHECKING:
     from ..api._client import Client
-    from ._bulk_panel import BulkPanel
+    from ..api._models import DataSource
 
 __all__ = ["DataSourceForm", "describe_error"]
 
 logger = logging.getLogger("cmnb")
-
-_COLORS = {"ok": "#1a7f37", "error": "#b3261e", "busy": "#6b6b6b", "info": "#6b6b6b"}
-_ICONS = {"ok": "✔ ", "error": "✖ ", "busy": "… ", "info": ""}
-_F = TypeVar("_F", bound=Callable[..., None])
-
-
-def _status_html(kind: str, text: str, *, icon: bool = True, names: Iterable[str] = ()) -> str:
-    """One escaped status line. Each of ``names`` quoted in ``text`` (“name”) is put in a
-    ``<bdi>``: a name holding a right-to-left override (U+202E) must not reverse the uuid and
-    words after it."""
-    mark = _ICONS[kind] if icon else ""
-    shown = html.escape(text, quote=True)
-    for name in dict.fromkeys(names):
-        escaped = html.escape(name, quote=True)
-        shown = shown.replace(f"“{escaped}”", f"“<bdi>{escaped}</bdi>”")
-    return (
-        f'<span class="cmnb-status cmnb-{kind}" style="color: {_COLORS[kind]}">{mark}{shown}</span>'
-    )
-
-
-def _never_raises(method: _F) -> _F:
-    """Callbacks must not raise into ipywidgets: show a generic message, log the details.
-
-    Works on any object with a ``status`` HTML widget (the form and its bulk panel).
-    """
-
-    @functools.wraps(method)
-    def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            method(self, *args, **kwargs)
-        except (Exception, KeyboardInterrupt) as exc:
-            logger.debug("cmnb form callback %s failed", method.__name__, exc_info=True)
-            try:
-                self.status.value = _status_html("error", describe_error(exc))
-            except Exception:
-                logger.debug("cmnb form could not show the error", exc_info=True)
-
-    return guarded  # type: ignore[return-value]
-
-
-class _FormBox(widgets.VBox):  # type: ignore[misc]
-    """The displayed box. ipywidgets' default repr lists field values; this one is stable."""
-
-    _cmnb_repr = "DataSourceForm()"
-
-    def __repr__(self) -> str:
-        return self._cmnb_repr
 
 
 class DataSourceForm:
@@ -136,10 +90,19 @@ class DataSourceForm:
             options=[("One name", "single"), ("Many names", "bulk")], value="single"
         )
         self.single_row = widgets.HBox([self.name_input, self.create_button, self.hint])
-        from ._bulk_panel import BulkPanel  # here: form_bulk builds on this module
-
-        self.bulk: BulkPanel = BulkPanel(self)
-        self.widget = _FormBox(
+        # The panel sees the form only through these: its status line, its busy guard, the
+        # reuse box, the current client (it changes on Go LIVE) and the table.
+        self.bulk = BulkPanel(
+            status=self.status,
+            run=self._run,
+            busy=lambda: self._busy,
+            reuse=lambda: bool(self.reuse_checkbox.value),
+            create_many=lambda names, **options: self.client.data_sources.create_many(
+                names, **options
+            ),
+            keep=self._keep,
+        )
+        self.widget = StableReprBox(
             [
                 self.mode_line,
                 self.key_row,
@@ -214,15 +177,20 @@ class DataSourceForm:
         self.single_row.layout.display = "none" if bulk else None
         self.bulk.show(bulk)
 
-    @_never_raises
+    @never_raises
     def _on_mode_change(self, change: Any) -> None:
         self._show_input_mode()
 
     def _render_table(self) -> None:
         self.table_view.value = self.table._repr_html_()
 
+    def _keep(self, sources: Iterable[DataSource]) -> None:
+        """Put ``sources`` in the table and show it (the bulk panel's way in)."""
+        self.table.extend(sources)
+        self._render_table()
+
     def _set_status(self, kind: str, text: str, names: Iterable[str] = ()) -> None:
-        self.status.value = _status_html(kind, text, names=names)
+        self.status.value = status_html(kind, text, names=names)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -240,16 +208,16 @@ class DataSourceForm:
         else:
             kind = "info" if self.name_input.value == "" else "error"
             names = [self.name_input.value.strip()]
-            self.hint.value = _status_html(kind, problem, icon=False, names=names)
+            self.hint.value = status_html(kind, problem, icon=False, names=names)
         self.create_button.disabled = self._busy or problem is not None
 
-    @_never_raises
+    @never_raises
     def _on_name_change(self, change: Any) -> None:
         self._validate()
 
     # -- actions --------------------------------------------------------------------------------
 
-    @_never_raises
+    @never_raises
     def _on_name_message(self, widget: Any, content: Any, buffers: Any = None) -> None:
         """Enter in the name field does what **Create** does (nothing while it is disabled)."""
         if isinstance(content, dict) and content.get("event") == "submit":
@@ -287,7 +255,7 @@ class DataSourceForm:
             self.bulk.validate()
         self._set_status(kind, text, names)
 
-    @_never_raises
+    @never_raises
     def _on_create(self, button: Any = None) -> None:
         if self._busy or self._problem() is not None:
             # A click on an invalid name (e.g. queued before the field was cleared) does nothing.
@@ -310,7 +278,7 @@ class DataSourceForm:
         verb = "Finding or creating" if reuse else "Creating"
         self._run(f"{verb} “{name}”…", create, names=(name,))
 
-    @_never_raises
+    @never_raises
     def _on_key_arrived(self, change: Any) -> None:
         pasted = change.get("new") or ""
         if not pasted:
@@ -322,7 +290,7 @@ class DataSourceForm:
             self._pending_key = Secret(pasted.strip())
             self._set_status("info", "Key received (kept in memory, never saved): press Go LIVE.")
 
-    @_never_raises
+    @never_raises
     def _on_go_live(self, button: Any = None) -> None:
         if self.key_input.value:  # a front end that did not sync before the click
             self._on_key_arrived({"new": self.key_input.value})

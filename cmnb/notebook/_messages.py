@@ -1,6 +1,9 @@
 """Short, human, one-sentence messages for cmnb's errors (shared by the form and the CLI).
 
-Widget-free on purpose: the command line uses it without importing ipywidgets.
+The one place an error becomes a sentence: :func:`describe_error` for people (the form's status
+line, the CLI's stderr), :func:`short_error` for the compact ``TypeName: message`` of a bulk
+run's rows. Exceptions keep their own ``str`` (what a traceback shows). Widget-free and
+stdlib-only on purpose: the command line and a ``BulkResult``'s repr use it without ipywidgets.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..errors import (
     TransportError,
 )
 
-__all__ = ["FORM_REUSE_OPTION", "describe_error"]
+__all__ = ["FORM_REUSE_OPTION", "describe_error", "short_error"]
 
 #: How the form tells a user to reuse an existing source; the CLI says "Pass --ensure".
 FORM_REUSE_OPTION = "Tick “If it exists, reuse it”"
@@ -69,3 +72,16 @@ def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION)
     return (
         f"Unexpected error ({type(exc).__name__}); details are in the 'cmnb' logger at DEBUG level."
     )
+
+
+def short_error(error: BaseException | None, limit: int = 200) -> str:
+    """``"TypeName: first line of the message"``, cut to ``limit`` characters (``""`` for None).
+
+    The compact form of a bulk run's rows (``BulkResult``'s repr, HTML and ``to_frame()``),
+    where the type tells the kind of failure at a glance and the whole sentence would not fit.
+    """
+    if error is None:
+        return ""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
