@@ -4,16 +4,21 @@
 
     client = cmnb.connect()              # CHARTMOGUL_API_KEY / .env set → LIVE, else the sandbox
     client = cmnb.connect(sandbox=True)  # always the embedded sandbox
+
+This is the one place where LIVE or sandbox is decided: the form, the notebooks and the ``cmnb``
+command all call :func:`connect` (the command with a sandbox of its own per run, see
+``start_sandbox``).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .api._secret import Secret
-from .api._settings import resolve_api_key
+from .api._settings import API_KEY_ENV, resolve_api_key
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,6 +61,7 @@ def connect(
     *,
     sandbox: bool | None = None,
     seed: int | None = None,
+    start_sandbox: Callable[[bool], Sandbox] | None = None,
     **client_kwargs: Any,
 ) -> Client:
     """A :class:`cmnb.Client`: LIVE when a key is configured, otherwise the embedded sandbox.
@@ -63,27 +69,56 @@ def connect(
     The key comes from ``api_key``, ``CHARTMOGUL_API_KEY`` or ``./.env``. With no key (or
     ``sandbox=True``) the process-wide sandbox (:func:`embedded_sandbox`) is started once and
     a notice (:data:`SANDBOX_NOTICE`, or :data:`ASKED_SANDBOX_NOTICE` for ``sandbox=True``) is
-    printed to stderr once. ``sandbox=False`` insists on LIVE and
-    raises :class:`ConfigError` when there is no key. ``seed`` makes the sandbox deterministic
-    (it only counts when the sandbox starts). ``client_kwargs`` go to :class:`cmnb.Client`.
+    printed to stderr once. ``sandbox=False`` insists on LIVE. ``seed`` makes the sandbox
+    deterministic (it only counts when the sandbox starts). ``client_kwargs`` go to
+    :class:`cmnb.Client`.
+
+    ``start_sandbox(asked)`` replaces the process-wide sandbox and its notice: it is called
+    (``asked`` is ``sandbox=True``) only when the answer is the sandbox, must return a running
+    :class:`cmnb.Sandbox` and say so itself. The ``cmnb`` command passes one that starts a
+    throwaway sandbox per run and words the notice for a terminal.
+
+    Raises :class:`ConfigError` when there is no key and ``sandbox=False``, and when the answer
+    is the sandbox but a ``base_url`` was given (that server would get the sandbox's key).
     """
-    global _noticed
     from .api._client import Client
 
-    if sandbox is not True:
-        key = resolve_api_key(api_key)
-        if key is not None:
-            return Client(key, **client_kwargs)
-        if sandbox is False:
-            raise ConfigError(
-                "connect(sandbox=False) needs an API key: pass api_key=..., set "
-                "CHARTMOGUL_API_KEY, or put CHARTMOGUL_API_KEY=... in ./.env."
-            )
+    key = None if sandbox is True else resolve_api_key(api_key)
+    if key is not None:
+        return Client(key, **client_kwargs)
+    if sandbox is False:
+        raise ConfigError(
+            "connect(sandbox=False) needs an API key: pass api_key=..., set "
+            "CHARTMOGUL_API_KEY, or put CHARTMOGUL_API_KEY=... in ./.env."
+        )
+    asked = sandbox is True
+    _refuse_base_url(client_kwargs.pop("base_url", None), asked=asked)
+    box = start_sandbox(asked) if start_sandbox is not None else _announced(asked, seed)
+    return Client(box.api_key, base_url=box.url, **client_kwargs)
+
+
+def _refuse_base_url(base_url: str | None, *, asked: bool) -> None:
+    """A base URL only makes sense with a key: the sandbox's key must not go to that server."""
+    if base_url is None:
+        return
+    if asked:
+        raise ConfigError(
+            f"connect(sandbox=True) uses the embedded sandbox's own URL: drop base_url "
+            f"({base_url})."
+        )
+    raise ConfigError(
+        f"A base URL is set ({base_url}) but no API key: set {API_KEY_ENV} (for "
+        "`cmnb sandbox`, the key it printed), or drop the base URL to use the "
+        "embedded sandbox."
+    )
+
+
+def _announced(asked: bool, seed: int | None) -> Sandbox:
+    """The process-wide sandbox, with its notice on stderr the first time only."""
+    global _noticed
     box = embedded_sandbox(seed=seed)
     with _lock:
         if not _noticed:
             _noticed = True
-            notice = ASKED_SANDBOX_NOTICE if sandbox is True else SANDBOX_NOTICE
-            print(notice, file=sys.stderr, flush=True)
-    client_kwargs.setdefault("base_url", box.url)
-    return Client(box.api_key, **client_kwargs)
+            print(ASKED_SANDBOX_NOTICE if asked else SANDBOX_NOTICE, file=sys.stderr, flush=True)
+    return box

@@ -768,6 +768,26 @@ def test_base_url_without_a_key_is_refused(
     assert "A base URL is set (http://127.0.0.1:8765) but no API key" in result.err
 
 
+def test_base_url_in_dotenv_without_a_key_is_refused(cli: Callable[..., Run]) -> None:
+    Path(".env").write_text("CHARTMOGUL_BASE_URL=http://127.0.0.1:8765 # cmnb sandbox\n")
+    result = cli("list")
+    assert (result.code, result.out) == (3, "")
+    assert result.messages == [
+        "cmnb: Configuration problem: A base URL is set (http://127.0.0.1:8765) but no API key: "
+        "set CHARTMOGUL_API_KEY (for `cmnb sandbox`, the key it printed), or drop the base URL "
+        "to use the embedded sandbox."
+    ]
+
+
+def test_sandbox_flag_ignores_the_key_options(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHARTMOGUL_BASE_URL", "http://127.0.0.1:8765")  # not refused: unused
+    result = cli("--sandbox", "--api-key-env", "NOT_SET", "list")
+    assert result.code == 0
+    assert result.messages[0].startswith(f"cmnb: {FORCED}")
+
+
 def test_api_key_env(
     cli: Callable[..., Run],
     sandbox: cmnb.Sandbox,

@@ -110,3 +110,58 @@ def test_embedded_sandbox_restarts_if_stopped() -> None:
     box = connection.embedded_sandbox()
     box.stop()
     assert connection.embedded_sandbox() is box and box.running
+
+
+def test_a_base_url_without_a_key_is_refused_not_sent_the_sandbox_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ConfigError, match=r"A base URL is set \(http://127.0.0.1:1\) but no API"):
+        cmnb.connect(base_url="http://127.0.0.1:1")
+    with pytest.raises(ConfigError, match=r"sandbox=True.*drop base_url"):
+        cmnb.connect(sandbox=True, base_url="http://127.0.0.1:1")
+    assert connection._embedded is None
+    assert capsys.readouterr().err == ""
+
+
+def test_a_base_url_from_the_environment_without_a_key_still_means_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHARTMOGUL_BASE_URL", "http://127.0.0.1:1")
+    with cmnb.connect() as client:
+        assert client.base_url == connection.embedded_sandbox().url
+    assert capsys.readouterr().err == NOTICE
+
+
+def test_a_key_and_a_base_url_give_a_live_client_there(canary: str) -> None:
+    with cmnb.connect(canary, base_url="http://127.0.0.1:1") as client:
+        assert client.base_url == "http://127.0.0.1:1/v1"
+    assert connection._embedded is None
+
+
+def test_start_sandbox_replaces_the_process_sandbox_and_its_notice(
+    monkeypatch: pytest.MonkeyPatch, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[tuple[bool, Sandbox]] = []
+
+    def throwaway(asked: bool) -> Sandbox:
+        box = Sandbox(rate_limit_per_s=None).start()
+        started.append((asked, box))
+        return box
+
+    try:
+        with cmnb.connect(start_sandbox=throwaway, timeout=3) as client:
+            assert client.base_url == started[-1][1].url
+            assert client._transport.timeout == (3.0, 3.0)
+            assert client.data_sources.list() == []
+        monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
+        with cmnb.connect(sandbox=True, start_sandbox=throwaway) as client:
+            assert client.base_url == started[-1][1].url
+        with cmnb.connect(start_sandbox=throwaway) as client:  # a key: LIVE, nothing started
+            assert not client.is_loopback
+    finally:
+        for _, box in started:
+            box.stop()
+    assert [asked for asked, _ in started] == [False, True]
+    assert started[0][1] is not started[1][1]
+    assert connection._embedded is None  # the process-wide sandbox was never started
+    assert capsys.readouterr().err == ""  # saying so is start_sandbox's job

@@ -2,19 +2,21 @@
 
 stdout carries results only; everything else (notices, errors, the progress bar, prompts) goes
 to stderr, one line per message. The key comes from the environment or ``./.env``, never from
-the command line, and nothing here ever prints it.
+the command line, and nothing here ever prints it. LIVE or sandbox is decided by
+:func:`cmnb.connect`, as in a notebook; the CLI only brings its own sandbox (one per run) and
+its own words for saying so.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import unicodedata
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..api._secret import Secret
-from ..api._settings import API_KEY_ENV, BASE_URL_ENV, read_dotenv, resolve_api_key
+from ..api._settings import BASE_URL_ENV, read_setting
+from ..connect import connect
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -158,56 +160,49 @@ class Context:
         return {"deadline_s": seconds, "timeout": (min(5.0, seconds), min(30.0, seconds))}
 
     def api_key(self) -> Secret | None:
-        """The key from ``--api-key-env NAME`` or else CHARTMOGUL_API_KEY / ``./.env``.
+        """The key in the variable ``--api-key-env NAME`` names (environment, then ``./.env``);
+        ``None`` without that option (:func:`cmnb.connect` then reads CHARTMOGUL_API_KEY).
 
-        Raises :class:`ConfigError` when ``--api-key-env`` names a variable that is not set.
+        Raises :class:`ConfigError` when the variable it names is not set.
         """
         name = self.option("api_key_env")
         if name is None:
-            return resolve_api_key(None)
-        value = (os.environ.get(name, "").strip() or read_dotenv().get(name, "")).strip()
-        if not value:
+            return None
+        value = read_setting(name)
+        if value is None:
             raise ConfigError(f"--api-key-env {name}: no such environment variable (or empty).")
         return Secret(value)
 
     def base_url(self) -> str | None:
         """``--base-url``, else CHARTMOGUL_BASE_URL (environment or ``./.env``), else ``None``."""
         given = self.option("base_url")
-        if given is not None:
-            return str(given)
-        found = os.environ.get(BASE_URL_ENV, "").strip() or read_dotenv().get(BASE_URL_ENV, "")
-        return found.strip() or None
+        return str(given) if given is not None else read_setting(BASE_URL_ENV)
 
     def _connect(self) -> Client:
-        """``--sandbox`` or no key → a fresh embedded sandbox (said on stderr); else the key's
-        client. A base URL with no key is refused: it would silently go to the sandbox."""
-        from ..api._client import Client
-
+        """:func:`cmnb.connect` with this run's options: ``--sandbox`` or no key → a throwaway
+        sandbox (said on stderr); else the key's client."""
         options = self._client_options()
         if self.option("sandbox", False):
             if self.option("base_url") is not None:
                 raise UsageError("--sandbox and --base-url cannot be used together.")
-            return self._embedded(_FORCED_NOTICE, options)
-        key = self.api_key()
-        if key is None:
-            url = self.base_url()
-            if url is not None:
-                raise ConfigError(
-                    f"A base URL is set ({url}) but no API key: set {API_KEY_ENV} (for "
-                    "`cmnb sandbox`, the key it printed), or drop the base URL to use the "
-                    "embedded sandbox."
-                )
-            return self._embedded(_NO_KEY_NOTICE, options)
-        return Client(key, base_url=self.option("base_url"), **options)
+            return connect(sandbox=True, start_sandbox=self._throwaway_sandbox, **options)
+        # CHARTMOGUL_BASE_URL is passed on as if given with --base-url: to the CLI it names a
+        # server, so with no key connect() refuses it instead of quietly using the sandbox.
+        return connect(
+            self.api_key(),
+            base_url=self.base_url(),
+            start_sandbox=self._throwaway_sandbox,
+            **options,
+        )
 
-    def _embedded(self, notice: str, options: dict[str, Any]) -> Client:
+    def _throwaway_sandbox(self, asked: bool) -> Sandbox:
         # A sandbox per run rather than connect()'s process-wide one: every `cmnb` command is
         # its own process anyway, and main() called twice from Python must not share state.
         from ..sandbox import Sandbox
 
         self._sandbox = Sandbox().start()
-        self.say(notice)
-        return self._sandbox.client(**options)
+        self.say(_FORCED_NOTICE if asked else _NO_KEY_NOTICE)
+        return self._sandbox
 
     def close(self) -> None:
         """Close the client and stop the embedded sandbox, if any."""

@@ -76,7 +76,7 @@ def run_app(ctx: Context) -> int:
     if ctx.option("sandbox", False):
         env.pop(API_KEY_ENV, None)
     else:
-        key = ctx.api_key() if ctx.option("api_key_env") else None
+        key = ctx.api_key()  # None without --api-key-env: the notebook reads the default
         if key is not None:
             env[API_KEY_ENV] = key.reveal()
         if ctx.option("base_url") is not None:
