@@ -438,6 +438,33 @@ def test_list_csv_header_does_not_depend_on_rows(
     assert len(header) > 5 and all(column.startswith(block + ".") for column in header[5:])
 
 
+def test_list_table_rows_are_the_table_text_listing_rows(
+    cli: Callable[..., Run], rsps: responses.RequestsMock
+) -> None:
+    """`cmnb list` builds its rows from the data, in the columns of repr(DataSourceTable)."""
+    from cmnb.notebook._render import sources_text
+    from cmnb.notebook._table import DataSourceTable
+
+    uuid = OTHER_UUID[:-1]
+    odd = [
+        {**SEED, "name": 'Quote \' and "double"', "created_at": "2024-03-01T09:30:00.918Z"},
+        {**SEED, "uuid": OTHER_UUID, "name": "\u202eevil\nname", "system": None},
+        {**SEED, "uuid": uuid + "1", "name": "Far", "created_at": "2263-01-01T00:00:00Z"},
+        {**SEED, "uuid": uuid + "2", "name": "None", "created_at": None},
+        {**SEED, "uuid": uuid + "3", "name": "日本", "status": "never_imported_yet!"},
+    ]
+    rsps.get(f"{BASE}/data_sources", json={"data_sources": odd})
+    result = cli("list")
+    assert result.code == 0
+    frame = DataSourceTable([DataSource.from_dict(entry) for entry in odd]).to_frame()
+    listing = sources_text(frame, max_rows=len(frame)).splitlines()
+    assert listing[0] == "DataSourceTable: 5 data sources"
+    assert result.lines == [line.removeprefix("  ") for line in listing[1:]]
+    assert result.lines[0].startswith("2024-03-01 09:30:00 UTC  ds_")
+    assert result.lines[-1].startswith(" " * 23 + f"  {uuid}")  # NaT: last, blank
+    assert result.messages == ["cmnb: 5 data sources"]
+
+
 def test_list_table_says_where_the_blocks_are(run: Callable[..., Run]) -> None:
     result = run("list", "--with-processing-status")
     assert "use --format csv or --format json" in result.err

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..api._bulk import BulkInterrupted, BulkOutcome, BulkResult
-from ..api._models import flatten_fields
+from ..api._models import BLOCKS, block_flag, flatten_fields
 from ..api._validation import check_uuid, name_problem
 from ..errors import InputError
 from ..notebook._progress import TextProgress
@@ -35,19 +35,22 @@ if TYPE_CHECKING:
     from ..api._client import Client
     from ..api._models import DataSource
 
-__all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
+__all__ = ["listing_line", "read_names", "run_create", "run_delete", "run_get", "run_list"]
 
 PROGRESS_MIN_NAMES = 5  # a bar for a handful of names only flickers
 MAX_EXPLAINED = 10  # failures explained one by one on stderr; the rest are counted
+LISTING_TIME = "%Y-%m-%d %H:%M:%S UTC"  # created_at in `cmnb list`, to the second
+
+
+def _blocks(ctx: Context) -> list[str]:
+    """The optional blocks asked for with ``--with-*`` (in :data:`BLOCKS` order)."""
+    return [block for block in BLOCKS if getattr(ctx.args, block_flag(block))]
 
 
 def _flags(ctx: Context) -> dict[str, bool]:
-    args = ctx.args
-    return {
-        "with_processing_status": args.with_processing_status,
-        "with_auto_churn_subscription_setting": args.with_auto_churn_subscription_setting,
-        "with_invoice_handling_setting": args.with_invoice_handling_setting,
-    }
+    """``with_processing_status=...`` and the others, for ``list`` and ``retrieve``."""
+    asked = _blocks(ctx)
+    return {block_flag(block): block in asked for block in BLOCKS}
 
 
 # -- create ---------------------------------------------------------------------------------
@@ -210,23 +213,36 @@ def run_list(ctx: Context) -> int:
     from ..notebook._table import DataSourceTable, csv_frame
 
     # The block columns asked for are there even with no rows: the header does not depend on them.
-    blocks = [flag.removeprefix("with_") for flag, on in _flags(ctx).items() if on]
-    frame = DataSourceTable(sources).to_frame(blocks=blocks)
+    frame = DataSourceTable(sources).to_frame(blocks=_blocks(ctx))
     if args.format == "csv":
         ctx.out.write(csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return EXIT_OK
-    if sources:
-        listing = render.sources_text(frame, max_rows=len(frame)).splitlines()[1:]
-        for row in listing:  # the first line of sources_text is its count note
-            ctx.emit(row.removeprefix("  "))
+    for row in render.newest_first(frame).itertuples(index=False):
+        ctx.emit(listing_line(row))
     filtered = args.name is not None or args.system is not None
     if not sources and filtered:
         ctx.say("no data source matches.")
     else:
         ctx.say(render.count_note(len(sources), len(sources)))
-    if any(_flags(ctx).values()):
+    if _blocks(ctx):
         ctx.say("the table shows no block fields: use --format csv or --format json for them.")
     return EXIT_OK
+
+
+def listing_line(row: Any) -> str:
+    """One row of ``cmnb list``'s table, from a row of :meth:`DataSourceTable.to_frame`:
+    created_at, uuid, system, status and the quoted name, in the columns of
+    ``repr(DataSourceTable)`` (``tests/test_cli.py`` holds the two together)."""
+    when = "" if _missing(row.created_at) else row.created_at.strftime(LISTING_TIME)
+    system = "" if _missing(row.system) else str(row.system)
+    return f"{when:<23}  {row.uuid}  {system:<10}  {row.status:<14}  {row.name!r}"
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT: what a frame holds for a value the source did not have."""
+    import pandas as pd  # already loaded: the value comes from a DataFrame
+
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def run_get(ctx: Context) -> int:

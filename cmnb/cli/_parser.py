@@ -9,9 +9,12 @@ own parser.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
+from typing import Protocol
 
 from .._version import __version__
+from ..api._models import BLOCKS, block_flag
 from . import _data as cli_data
 from . import _serve as cli_serve
 
@@ -93,16 +96,24 @@ def _connection_options() -> argparse.ArgumentParser:
 
 
 def _block_flags(parser: argparse.ArgumentParser) -> None:
-    for block in (
-        "processing-status",
-        "auto-churn-subscription-setting",
-        "invoice-handling-setting",
-    ):
+    """``--with-processing-status`` and the others: one per optional block."""
+    for block in BLOCKS:
+        flag = block_flag(block)
         parser.add_argument(
-            f"--with-{block}",
+            f"--{flag.replace('_', '-')}",
+            dest=flag,
             action="store_true",
-            help=f"include the {block.replace('-', '_')} block",
+            help=f"include the {block} block",
         )
+
+
+class _AddCommand(Protocol):
+    """``add(name, summary)``: a new command's parser, with ``--help`` and (unless
+    ``connects=False``) the connection options."""
+
+    def __call__(
+        self, name: str, summary: str, *, connects: bool = True
+    ) -> argparse.ArgumentParser: ...
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,17 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cmnb {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add = functools.partial(_command, commands, connection)
+    for define in (_create, _list, _get, _delete, _sandbox, _app):
+        define(add)
+    return parser
 
-    def command(name: str, summary: str, *, connects: bool = True) -> argparse.ArgumentParser:
-        return commands.add_parser(
-            name,
-            help=summary,
-            description=summary,
-            allow_abbrev=False,
-            parents=[connection] if connects else [],
-        )
 
-    create = command("create", "create data sources, one line per name on stdout")
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    connection: argparse.ArgumentParser,
+    name: str,
+    summary: str,
+    *,
+    connects: bool = True,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        allow_abbrev=False,
+        parents=[connection] if connects else [],
+    )
+
+
+def _create(add: _AddCommand) -> None:
+    create = add("create", "create data sources, one line per name on stdout")
     create.add_argument("names", nargs="*", metavar="NAME", help="data source names")
     create.add_argument(
         "--ensure",
@@ -155,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(run=cli_data.run_create)
 
-    listing = command("list", "list the account's data sources")
+
+def _list(add: _AddCommand) -> None:
+    listing = add("list", "list the account's data sources")
     listing.add_argument("--name", metavar="N", help="only the source with exactly this name")
     listing.add_argument("--system", metavar="S", help="only sources of this system (Stripe, …)")
     _block_flags(listing)
@@ -167,13 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.set_defaults(run=cli_data.run_list)
 
-    get = command("get", "show one data source")
+
+def _get(add: _AddCommand) -> None:
+    get = add("get", "show one data source")
     get.add_argument("uuid", metavar="UUID", help="ds_…")
     _block_flags(get)
     get.add_argument("--format", choices=("text", "json"), default="text")
     get.set_defaults(run=cli_data.run_get)
 
-    delete = command("delete", "delete a data source and everything imported into it")
+
+def _delete(add: _AddCommand) -> None:
+    delete = add("delete", "delete a data source and everything imported into it")
     delete.add_argument("uuid", metavar="UUID", help="ds_…")
     delete.add_argument(
         "-y",
@@ -183,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.set_defaults(run=cli_data.run_delete)
 
-    sandbox = command("sandbox", "run a standalone sandbox until Ctrl-C", connects=False)
+
+def _sandbox(add: _AddCommand) -> None:
+    sandbox = add("sandbox", "run a standalone sandbox until Ctrl-C", connects=False)
     sandbox.add_argument(
         "--port",
         type=_int_between(0, 65535),
@@ -203,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=cli_serve.run_sandbox)
 
-    app = command("app", "serve the form notebook (notebooks/app.ipynb) with Voilà")
+
+def _app(add: _AddCommand) -> None:
+    app = add("app", "serve the form notebook (notebooks/app.ipynb) with Voilà")
     app.add_argument("--port", type=_int_between(1, 65535), help="Voilà's port")
     app.add_argument("--no-browser", action="store_true", help="do not open a browser")
     app.add_argument("--notebook", metavar="PATH", help="serve this notebook instead")
     app.set_defaults(run=cli_serve.run_app)
-    return parser
