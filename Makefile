@@ -6,7 +6,7 @@ PY := $(BIN)/python
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: test lint unit compat compat-new lab app bench chromium clean
+.PHONY: test lint unit compat compat-new lab app bench screenshots chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,11 +76,15 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy cmnb
 	$(BIN)/lint-imports
 
-## make test: everything — lint, types, the compat run, unit tests, notebooks (nbval), browser tests.
+## make test: everything — lint, types, the compat run, unit tests, notebooks (nbval), browser tests,
+## and every Python block of README.md and docs/*.md (pytest-markdown-docs; conftest.py seeds them).
 # The notebooks' saved outputs are SANDBOX outputs: never let a developer's key turn them LIVE.
+# The docs' blocks run in a pytest of their own: --markdown-docs would also collect tests/*.py.
 test: $(VENV)/.installed-test chromium lint compat compat-new
 	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL $(BIN)/pytest tests --nbval notebooks \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider
+	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL $(BIN)/pytest --markdown-docs README.md docs \
+		-p no:cacheprovider
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests -m "not browser"
@@ -92,6 +96,11 @@ lab: $(VENV)/.installed-notebook
 ## make app: the form alone, served by Voilà.
 app: $(VENV)/.installed-notebook
 	$(BIN)/voila notebooks/app.ipynb
+
+## make screenshots: docs/form.png and docs/form-dark.png (the README's), taken by the browser test.
+screenshots: $(VENV)/.installed-test chromium
+	env -u CHARTMOGUL_API_KEY -u CHARTMOGUL_BASE_URL CMNB_SCREENSHOTS=docs $(BIN)/pytest \
+		tests/test_browser.py -k test_voila_screenshots_of_the_form -p no:cacheprovider
 
 ## make bench: the benchmarks, printing ratios measured in one run.
 bench: $(VENV)/.installed-test

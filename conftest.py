@@ -92,6 +92,7 @@ def self_signed_cert(_docs_sandbox: None, tmp_path: Path) -> None:
     )  # fmt: skip
 
 
+@pytest.hookimpl(optionalhook=True)  # a venv without pytest-markdown-docs still loads this file
 def pytest_markdown_docs_globals() -> dict[str, Any]:
     """``cmnb``, ``client`` and ``sb`` for the blocks that continue a page's story."""
     if "sandbox" not in _current:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -327,6 +328,62 @@ def test_voila_go_live_with_a_pasted_key(browser: Any, tmp_path: Path, canary: s
     assert seen == [("GET", "/v1/ping", 200), ("POST", "/v1/data_sources", 201)]
     assert names == ["Paid with a pasted key"]  # the key authenticated both requests
     assert canary not in html
+
+
+SCREENSHOTS_ENV = "CMNB_SCREENSHOTS"  # make screenshots: CMNB_SCREENSHOTS=docs
+REPO = NOTEBOOKS_DIR.parent
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG's header; fails if the file is not a PNG."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_voila_screenshots_of_the_form(browser: Any, tmp_path: Path, canary: str) -> None:
+    """The README's pictures: the form in Voilà, light and dark, after a create and a refusal.
+
+    With ``CMNB_SCREENSHOTS=docs`` (``make screenshots``) they are written to
+    ``docs/form.png`` and ``docs/form-dark.png``; otherwise into the test's tmp dir, and this
+    only checks that they are real pictures of a page in the theme asked for.
+    """
+    from playwright.sync_api import expect
+
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    out = (REPO / folder) if folder else tmp_path
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "app.ipynb", site)
+    env = isolated_env(tmp_path)
+    seeded = [{"name": "Billing EU"}, {"name": "Stripe", "system": "Stripe"}]
+    with cmnb.Sandbox(canary, seed=2026, sources=seeded) as account:
+        env.update(CHARTMOGUL_API_KEY=canary, CHARTMOGUL_BASE_URL=account.url)
+        voila = [str(BIN / "voila"), "app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1"]
+        with serve(voila, cwd=site, env=env, log=tmp_path / "voila.log") as port:
+            for theme, picture in (("light", "form.png"), ("dark", "form-dark.png")):
+                account.reset()  # the same story, and the same uuids, in both pictures
+                page = browser.new_page(viewport={"width": 960, "height": 640})
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                page.goto(f"http://127.0.0.1:{port}/?theme={theme}", timeout=60_000)
+                name = page.get_by_label("Source name")
+                create = page.get_by_role("button", name="Create", exact=True)
+                for source in ("In-house billing", "Backoffice"):
+                    name.fill(source)
+                    create.click()
+                    expect(page.get_by_text(f"✔ Created “{source}” — ds_")).to_be_visible()
+                name.fill("Billing EU")  # held by the account: the server's refusal, inline
+                create.click()
+                expect(page.get_by_text("✖ A data source named “Billing EU”")).to_be_visible()
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                page.screenshot(path=str(out / picture), full_page=True)
+                page.close()
+                red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+                dark = red + green + blue < 3 * 96
+                assert dark == (theme == "dark"), f"{theme} theme drew a {background} page"
+                width, height = png_size(out / picture)
+                assert width == 960 and height >= 300
+                assert (out / picture).stat().st_size > 10_000
 
 
 def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
