@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -164,6 +165,19 @@ def test_add_extend_len_contains_remove() -> None:
         table.remove(source(1).uuid)
     with pytest.raises(TypeError, match="DataSource"):
         table.add({"uuid": "x"})  # type: ignore[arg-type]
+
+
+def test_a_source_comes_back_as_added_with_its_blocks_unknown_keys_and_microseconds() -> None:
+    moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    added = dataclasses.replace(
+        source(1, processing_status={"processed": 3, "pending": 1}, surprise={"new": True}),
+        created_at=moment,
+    )
+    table = DataSourceTable([added])
+    assert table.sources == [added] and table.find_name("Source 1") == added
+    assert table.sources[0].extra == {"surprise": {"new": True}}  # extra is not compared by ==
+    assert table.sources[0].created_at == moment
+    assert table.remove(added.uuid) == added
 
 
 def test_find_name_is_exact_after_stripping() -> None:
