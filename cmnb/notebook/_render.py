@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from . import _theme as theme
+
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "MAX_CELL_CHARS",
@@ -38,7 +40,7 @@ _TABLE_STYLES: list[dict[str, Any]] = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em;"},
     {
         "selector": "th",
-        "props": "text-align: left; padding: 2px 10px; border-bottom: 1px solid #999;",
+        "props": f"text-align: left; padding: 2px 10px; border-bottom: 1px solid {theme.BORDER};",
     },
     {"selector": "td", "props": "text-align: left; padding: 2px 10px; white-space: nowrap;"},
     {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},

@@ -1,6 +1,6 @@
 """Widget helpers shared by the form and its bulk panel: status lines, guarded callbacks, a box.
 
-:func:`status_html` writes one escaped status line;
+:func:`status_html` writes one escaped status line in the Jupyter theme's colours;
 :func:`never_raises` keeps a callback's exception out of ipywidgets (which swallows or misroutes
 tracebacks); :class:`StableReprBox` is a ``VBox`` whose text stand-in does not leak field values.
 """
@@ -15,13 +15,15 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
+from . import _theme as theme
 from ._messages import describe_error
 
 __all__ = ["COLORS", "StableReprBox", "never_raises", "status_html"]
 
 logger = logging.getLogger("cmnb")
 
-COLORS = {"ok": "#1a7f37", "error": "#b3261e", "busy": "#6b6b6b", "info": "#6b6b6b"}
+#: Each kind's colour, from the Jupyter theme (see :mod:`cmnb.notebook._theme`).
+COLORS = {"ok": theme.SUCCESS, "error": theme.ERROR, "busy": theme.MUTED, "info": theme.MUTED}
 _ICONS = {"ok": "✔ ", "error": "✖ ", "busy": "… ", "info": ""}
 _F = TypeVar("_F", bound=Callable[..., None])
 
