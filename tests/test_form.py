@@ -166,6 +166,16 @@ def test_create_shows_name_and_uuid_and_fills_the_table(
     assert form.create_button.disabled  # ... which is empty, so Create waits
 
 
+def test_status_colours_follow_the_jupyter_theme_with_the_light_colours_as_fallbacks(
+    form: DataSourceForm,
+) -> None:
+    create(form, "Themed")
+    assert 'style="color: var(--jp-success-color1, #1a7f37)"' in form.status.value
+    create(form, "Themed")  # already in the table: refused
+    assert 'style="color: var(--jp-error-color1, #b3261e)"' in form.hint.value
+    assert "border-bottom: 1px solid var(--jp-border-color1, #999)" in form.table_view.value
+
+
 def test_table_is_newest_first_and_is_form_table(form: DataSourceForm) -> None:
     create(form, "First")
     create(form, "Second")

@@ -90,18 +90,7 @@ class DataSourceForm:
             options=[("One name", "single"), ("Many names", "bulk")], value="single"
         )
         self.single_row = widgets.HBox([self.name_input, self.create_button, self.hint])
-        # The panel sees the form only through these: its status line, its busy guard, the
-        # reuse box, the current client (it changes on Go LIVE) and the table.
-        self.bulk = BulkPanel(
-            status=self.status,
-            run=self._run,
-            busy=lambda: self._busy,
-            reuse=lambda: bool(self.reuse_checkbox.value),
-            create_many=lambda names, **options: self.client.data_sources.create_many(
-                names, **options
-            ),
-            keep=self._keep,
-        )
+        self.bulk = self._bulk_panel()
         self.widget = StableReprBox(
             [
                 self.mode_line,
@@ -115,7 +104,27 @@ class DataSourceForm:
                 self.table_view,
             ]
         )
+        self._listen()
+        self._show_input_mode()
+        self._show_mode()
+        self._validate()
+        self._render_table()
 
+    def _bulk_panel(self) -> BulkPanel:
+        # The panel sees the form only through these: its status line, its busy guard, the
+        # reuse box, the current client (it changes on Go LIVE) and the table.
+        return BulkPanel(
+            status=self.status,
+            run=self._run,
+            busy=lambda: self._busy,
+            reuse=lambda: bool(self.reuse_checkbox.value),
+            create_many=lambda names, **options: self.client.data_sources.create_many(
+                names, **options
+            ),
+            keep=self._keep,
+        )
+
+    def _listen(self) -> None:
         self.name_input.observe(self._on_name_change, names="value")
         # Enter in the field sends a custom {"event": "submit"} message in ipywidgets 7 and 8;
         # Text.on_submit would do the same but is deprecated in 8, so listen to it directly.
@@ -124,10 +133,6 @@ class DataSourceForm:
         self.go_live_button.on_click(self._on_go_live)
         self.key_input.observe(self._on_key_arrived, names="value")
         self.mode_toggle.observe(self._on_mode_change, names="value")
-        self._show_input_mode()
-        self._show_mode()
-        self._validate()
-        self._render_table()
 
     # -- display --------------------------------------------------------------------------------
 
