@@ -138,6 +138,7 @@ CMNB = ROOT / "cmnb"
 
 
 def top_level_names(path: Path) -> set[str]:
+    """What a module defines itself (functions, classes, assignments), not what it imports."""
     names: set[str] = set()
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -146,8 +147,6 @@ def top_level_names(path: Path) -> set[str]:
             names.update(target.id for target in node.targets if isinstance(target, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
-        elif isinstance(node, ast.ImportFrom):
-            names.update(alias.asname or alias.name for alias in node.names)
     return names
 
 
