@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cmnb.errors import TransportError
-from cmnb.notebook._messages import describe_error
+from cmnb.api._bulk_result import BulkOutcome
+from cmnb.errors import InputError, ServerError, TransportError
+from cmnb.notebook._messages import describe_error, describe_outcome, short_error
 
 
 @pytest.mark.parametrize(("method", "hinted"), [("POST", True), ("GET", False), ("DELETE", False)])
@@ -19,3 +20,31 @@ def test_reuse_advice_after_a_lost_answer_only_for_a_create(method: str, hinted:
 def test_no_reuse_advice_when_the_request_never_left() -> None:
     error = TransportError("connection refused", method="POST", maybe_sent=False)
     assert "before trying again" not in describe_error(error)
+
+
+def test_a_bulk_outcome_is_said_like_its_error_or_as_not_sent() -> None:
+    refused = ServerError(502, "Bad Gateway")
+    failed = BulkOutcome("A", "failed", error=refused)
+    assert describe_outcome(failed) == describe_error(refused)
+    assert describe_outcome(BulkOutcome("B", "skipped")) == "Not sent: the run was interrupted."
+    assert describe_outcome(BulkOutcome("C", "created")) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, ""),
+        (InputError("The name is empty."), "InputError: The name is empty."),
+        (RuntimeError(""), "RuntimeError"),
+        (ValueError("first line\nsecond line"), "ValueError: first line"),
+    ],
+)
+def test_short_error_is_the_type_and_the_first_line(
+    error: BaseException | None, expected: str
+) -> None:
+    assert short_error(error) == expected
+
+
+def test_short_error_is_cut_to_its_limit() -> None:
+    text = short_error(ValueError("x" * 500), limit=20)
+    assert len(text) == 20 and text.endswith("…")

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ..api._bulk import BulkInterrupted, BulkResult
 from ..api._validation import name_problem
-from ._messages import describe_error
+from ._messages import describe_outcome
 from ._render import outcomes_html
 from ._widget_progress import WidgetProgress
 from ._widgets import never_raises, status_html
@@ -148,14 +148,9 @@ def run_status(result: BulkResult, *, not_sent: int = 0) -> tuple[str, str]:
 
 
 def outcome_frame(result: BulkResult) -> pandas.DataFrame:
-    """``result.to_frame()`` with the error column in the form's words (see describe_error)."""
+    """``result.to_frame()`` with the error column in the form's words (see describe_outcome)."""
     frame = result.to_frame()
-    frame["error"] = [
-        describe_error(o.error)
-        if o.error is not None
-        else ("Not sent: the run was interrupted." if o.outcome == "skipped" else None)
-        for o in result.outcomes
-    ]
+    frame["error"] = [describe_outcome(o) for o in result.outcomes]
     return frame
 
 

@@ -1,12 +1,14 @@
 """Short, human, one-sentence messages for cmnb's errors (shared by the form and the CLI).
 
 The one place an error becomes a sentence: :func:`describe_error` for people (the form's status
-line, the CLI's stderr), :func:`short_error` for the compact ``TypeName: message`` of a bulk
-run's rows. Exceptions keep their own ``str`` (what a traceback shows). Widget-free and
+line, the CLI's stderr), :func:`describe_outcome` for one name of a bulk run (the form's outcome
+rows), :func:`short_error` for the compact ``TypeName: message`` of a ``BulkResult``'s rows. Exceptions keep their own ``str`` (what a traceback shows). Widget-free and
 stdlib-only on purpose: the command line and a ``BulkResult``'s repr use it without ipywidgets.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ..errors import (
     APIError,
@@ -21,7 +23,10 @@ from ..errors import (
     TransportError,
 )
 
-__all__ = ["FORM_REUSE_OPTION", "describe_error", "short_error"]
+if TYPE_CHECKING:
+    from ..api._bulk_result import BulkOutcome
+
+__all__ = ["FORM_REUSE_OPTION", "describe_error", "describe_outcome", "short_error"]
 
 #: How the form tells a user to reuse an existing source; the CLI says "Pass --ensure".
 FORM_REUSE_OPTION = "Tick “If it exists, reuse it”"
@@ -72,6 +77,16 @@ def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION)
     return (
         f"Unexpected error ({type(exc).__name__}); details are in the 'cmnb' logger at DEBUG level."
     )
+
+
+def describe_outcome(outcome: BulkOutcome, *, reuse_option: str = FORM_REUSE_OPTION) -> str | None:
+    """What went wrong with one name of a bulk run, as :func:`describe_error` says it; for a name
+    never sent, that the run was interrupted; ``None`` when nothing went wrong."""
+    if outcome.error is not None:
+        return describe_error(outcome.error, reuse_option=reuse_option)
+    if outcome.outcome == "skipped":
+        return "Not sent: the run was interrupted."
+    return None
 
 
 def short_error(error: BaseException | None, limit: int = 200) -> str:
