@@ -39,14 +39,15 @@ def _is_docs_block(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _docs_sandbox(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
+def _docs_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     """For a docs block only: no key, a temporary cwd, a fresh seeded embedded sandbox."""
     if not _is_docs_block(request):
-        yield
+        yield  # tests/ items: nothing, not even a tmp dir
         return
     import cmnb
+
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
 
     connection = importlib.import_module("cmnb.connect")
     monkeypatch.delenv("CHARTMOGUL_API_KEY", raising=False)
