@@ -68,10 +68,21 @@ class TransportError(CmnbError):
     """No usable HTTP answer: the connection failed, was reset, or timed out.
 
     ``maybe_sent`` is True when the request may have reached the server (a reset or a read
-    timeout after sending), False when it certainly did not (connection refused, DNS failure).
+    timeout after sending) and nobody could tell what it did; False when it certainly did not
+    act (connection refused, DNS failure), or when a lookup made after the lost answer showed
+    that it did not. ``server_started_at`` is the server's clock (Unix time) when the call
+    began, estimated from its ``Date`` headers (``None`` when no answer carried one).
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "", maybe_sent: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        maybe_sent: bool = False,
+        server_started_at: float | None = None,
+    ):
         super().__init__(message)
         self.method = method
         self.path = path
@@ -103,6 +114,13 @@ class APIError(CmnbError):
         self.status = status
         self.message = message
         self.param = param
+        self.server_started_at = server_started_at
+
+    def settle(self, *, maybe_sent: bool, note: str) -> None:
+        """Record what a lookup after the lost answer found: ``maybe_sent`` and a sentence
+        (``note``) added to the message, e.g. that the source was not created."""
+        self.maybe_sent = maybe_sent
+        self.args = (f"{self.args[0]} {note}",)
         self.errors = dict(errors or {})
         self.method = method
         self.path = path
@@ -111,9 +129,14 @@ class APIError(CmnbError):
         super().__init__(self._text())
 
     def _text(self) -> str:
+    ``maybe_sent`` is True when a create or delete ended with this answer although the server
+    may have acted on it (a 500/502/504, or any answer after an earlier attempt's was lost),
+    and ``server_started_at`` is the server's clock when the call began, as for
+    :class:`TransportError`.
         where = f" on {self.method} {self.path}" if self.method else ""
         said = f" Server said: {self.message}" if self.message else ""
-        return f"{self.hint} (HTTP {self.status}{where}).{said}"
+        note = f" {self.note}" if self.note else ""
+        return f"{self.hint} (HTTP {self.status}{where}).{said}{note}"
 
     def __repr__(self) -> str:
         return (
@@ -135,8 +158,17 @@ class AuthenticationError(APIError):
         "The API key was not accepted: check CHARTMOGUL_API_KEY (ChartMogul → Profile → API keys)"
     )
 
+        self.maybe_sent = False
+        self.server_started_at: float | None = None
+        self.note = ""
 
 class ForbiddenError(APIError):
+    def settle(self, *, maybe_sent: bool, note: str) -> None:
+        """Record what a lookup after the lost answer found (see :meth:`TransportError.settle`)."""
+        self.maybe_sent = maybe_sent
+        self.note = note
+        self.args = (self._text(),)
+
     """403: the key is valid but may not do this (for example, the trial has expired)."""
 
     default_hint = "The account may not do this (is the trial expired, or the key read-only?)"
@@ -194,6 +226,25 @@ class ServerError(APIError):
 
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
+    @classmethod
+    def held_by(
+        cls, existing: DataSource, *, name: str, method: str = "", path: str = ""
+    ) -> DuplicateNameError:
+        """The name is held by ``existing``, a source made before the call: what a lookup found
+        after a create whose own answers were lost (the server's 422 was never seen)."""
+        error = cls(
+            422, "", name=name, errors={"name": "Has already been taken."}, method=method, path=path
+        )
+        error.attach_existing(existing)
+        error.settle(
+            maybe_sent=False,
+            note=(
+                "Found by a lookup after the create's answer was lost; it was made before "
+                "this call."
+            ),
+        )
+        return error
+
     401: AuthenticationError,
     403: ForbiddenError,
     404: NotFoundError,

@@ -17,14 +17,19 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
-from ..errors import APIError, CmnbError, DuplicateNameError
-from ._models import BLOCKS, DataSource, block_flag, format_timestamp
-from ._retries import created_during_call
+from ..errors import (
+    APIError,
+    CmnbError,
+    DuplicateNameError,
+    NotFoundError,
+    TransportError,
+)
+from ._models import BLOCKS, DataSource, block_flag
+from ._retries import LOOKUP_ATTEMPTS, LOOKUP_SHARE, lookups_deferred, made_by_this_call
 from ._secret import Secret
 from ._settings import (
     is_loopback_host,
@@ -75,11 +80,15 @@ class DataSources:
         With ``dry_run=True``, return the :class:`DryRun` request instead and send nothing.
         Raises :class:`InputError` for a bad name (nothing sent), :class:`DuplicateNameError`
         if the name is already taken (``.existing`` holds that source when the lookup works),
-        any other :class:`APIError`, or :class:`TransportError`. If a retry after an ambiguous
-        failure finds the name taken by a source the server created during this call (judged
-        on the server's clock, see :func:`cmnb.retries.created_during_call`), that source, made
-        by the attempt whose answer was lost, is returned; an older one raises
-        :class:`DuplicateNameError` with it as ``.existing``.
+        any other :class:`APIError`, or :class:`TransportError`.
+
+        A lost answer is never guessed at. If a retry after an ambiguous failure finds the name
+        taken, or the retries end without a clear answer, the name is looked up once (with its
+        own small budget, see :mod:`cmnb.api._retries`): a source the server created during this
+        call (judged on the server's clock, see :func:`~cmnb.api._retries.created_during_call`)
+        is returned; an older one raises :class:`DuplicateNameError` with it as ``.existing``;
+        none re-raises the error with ``maybe_sent=False`` (not created); and when the lookup
+        fails too, the error has ``maybe_sent=True`` and says how to check.
         """
         clean = check_name(name)
         body = {"name": clean}
@@ -91,27 +100,67 @@ class DataSources:
                 body,
                 transport.redacted_headers(with_body=True),
             )
-        reply = transport.request("POST", "/data_sources", json=body)
+        try:
+            reply = self._client._act("POST", "/data_sources", json=body)
+        except TransportError as failure:
+            return self._settle_create(clean, failure)
         if reply.ok:
             return _one(reply)
         error = reply.error(name=clean)
         if isinstance(error, DuplicateNameError):
-            existing = self._find_quietly(clean)
-            if (
-                reply.after_ambiguous
-                and existing is not None
-                and _made_by_this_call(existing, reply)
-            ):
+            return self._taken(clean, error, reply)
+        return self._settle_create(clean, error)
+
+    def _taken(self, name: str, error: DuplicateNameError, reply: Reply) -> DataSource:
+        """The name is taken: ours if an earlier attempt's lost answer made it during this call,
+        else raise ``error`` with the source holding the name (when the lookup works)."""
+        existing = self._find_quietly(name)
+        if existing is not None:
+            if reply.after_ambiguous and made_by_this_call(existing, reply.server_started_at):
                 logger.debug(
                     "POST /data_sources: %r was created by an earlier attempt whose answer was "
                     "lost; returning %s",
-                    clean,
+                    name,
                     existing.uuid,
                 )
                 return existing
-            if existing is not None:
-                error.attach_existing(existing)
+            error.attach_existing(existing)
+            error.maybe_sent = False  # the source holding the name is not this call's
         raise error
+
+    def _settle_create(self, name: str, error: TransportError | APIError) -> DataSource:
+        """After a create that ended without a clear answer: look the name up once, return the
+        source if this call made it, else raise what the lookup showed (see :meth:`create`)."""
+        if not error.maybe_sent or lookups_deferred():
+            raise error
+        try:
+            existing = self._find(name, lookup=True)
+        except CmnbError as lookup_error:
+            error.settle(
+                maybe_sent=True,
+                note=(
+                    f"It is unknown whether a data source named {name!r} was created: the lookup "
+                    f"after the lost answer failed too ({_short(lookup_error)}). Check with "
+                    f"client.data_sources.list(name={name!r})."
+                ),
+            )
+            raise error from None
+        if existing is None:
+            error.settle(
+                maybe_sent=False,
+                note=f"It was not created: a lookup after the lost answer found no {name!r}.",
+            )
+            raise error
+        if not made_by_this_call(existing, error.server_started_at):
+            raise DuplicateNameError.held_by(
+                existing, name=name, method=error.method, path=error.path
+            ) from error
+        logger.debug(
+            "POST /data_sources: the answer was lost; %r was found by a lookup: returning %s",
+            name,
+            existing.uuid,
+        )
+        return existing
 
     def get_or_create(self, name: str) -> tuple[DataSource, bool]:
         """The source named exactly ``name`` and ``False``, or a new one and ``True``.
@@ -166,6 +215,7 @@ class DataSources:
         with_processing_status: bool = False,
         with_auto_churn_subscription_setting: bool = False,
         with_invoice_handling_setting: bool = False,
+        lookup: bool = False,
     ) -> builtins.list[dict[str, Any]]:
         # list() without the parsing: DataSourceTable.from_api builds its frame from these
         # dicts in one vectorised pass instead of parsing 10,000 timestamps one by one.
@@ -181,7 +231,7 @@ class DataSources:
                 with_invoice_handling_setting,
             )
         )
-        reply = self._client._call("GET", "/data_sources", params=params)
+        reply = self._client._call("GET", "/data_sources", params=params, lookup=lookup)
         data = reply.json()
         items = data.get("data_sources") if isinstance(data, dict) else None
         if not isinstance(items, builtins.list):
@@ -220,16 +270,47 @@ class DataSources:
         """Delete a data source and everything imported into it. Immediate and irreversible.
 
         Raises :class:`InputError` for a malformed uuid (nothing sent), :class:`NotFoundError`
-        if there is no such source, other :class:`APIError`, or :class:`TransportError`.
+        if there is no such source, other :class:`APIError`, or :class:`TransportError`. When
+        the retries end without a clear answer, the source is retrieved once: a 404 means it is
+        deleted (returns), the source means it is not (the error, ``maybe_sent=False``), and a
+        failed retrieve leaves the error with ``maybe_sent=True``, saying how to check.
         """
         clean = check_uuid(uuid)
-        reply = self._client._transport.request("DELETE", f"/data_sources/{clean}")
+        try:
+            reply = self._client._act("DELETE", f"/data_sources/{clean}")
+        except TransportError as failure:
+            return self._settle_delete(clean, failure)
         if reply.status == 404 and reply.after_ambiguous:
             # The earlier attempt whose answer was lost did delete it.
             logger.debug("DELETE %s: already deleted by an earlier attempt", clean)
             return
         if not reply.ok:
-            raise reply.error()
+            self._settle_delete(clean, reply.error())
+
+    def _settle_delete(self, uuid: str, error: TransportError | APIError) -> None:
+        """After a delete that ended without a clear answer: retrieve the source once."""
+        if not error.maybe_sent or lookups_deferred():
+            raise error
+        try:
+            _one(self._client._call("GET", f"/data_sources/{uuid}", lookup=True))
+        except NotFoundError:
+            logger.debug("DELETE %s: the answer was lost; a lookup says it is deleted", uuid)
+            return
+        except CmnbError as lookup_error:
+            error.settle(
+                maybe_sent=True,
+                note=(
+                    f"It is unknown whether {uuid} was deleted: the lookup after the lost answer "
+                    f"failed too ({_short(lookup_error)}). Check with "
+                    f"client.data_sources.retrieve({uuid!r})."
+                ),
+            )
+            raise error from None
+        error.settle(
+            maybe_sent=False,
+            note=f"It was not deleted: a lookup after the lost answer found {uuid} still there.",
+        )
+        raise error
 
     def create_many(
         self,
@@ -244,12 +325,15 @@ class DataSources:
 
         return bulk.create_many(self, names, mode=mode, concurrency=concurrency, progress=progress)
 
-    def _find(self, name: str) -> DataSource | None:
-        return next((ds for ds in self.list(name=name) if ds.name == name), None)
+    def _find(self, name: str, *, lookup: bool = False) -> DataSource | None:
+        """The source named exactly ``name``, or None. ``lookup``: the one lookup after a lost
+        answer, with its own budget (see :meth:`Client._call`)."""
+        items = self._list_json(name=name, lookup=lookup)
+        return next((ds for ds in map(DataSource.from_dict, items) if ds.name == name), None)
 
     def _find_quietly(self, name: str) -> DataSource | None:
         try:
-            return self._find(name)
+            return self._find(name, lookup=True)
         except CmnbError:
             logger.debug("lookup of %r after a duplicate-name answer failed", name, exc_info=True)
             return None
@@ -263,26 +347,11 @@ def _flags(*wanted: bool) -> dict[str, str]:
     return {block_flag(block): "true" for block, on in zip(BLOCKS, wanted, strict=True) if on}
 
 
-def _made_by_this_call(existing: DataSource, reply: Reply) -> bool:
-    """Whether the source found after an ambiguous create may be the one this call made."""
-    if reply.server_started_at is None or existing.created_at is None:
-        # Nothing to judge by: adopt, as the name was taken while we may have created it.
-        logger.debug(
-            "POST /data_sources: no server Date or created_at to date %s by; taking it as ours",
-            existing.uuid,
-        )
-        return True
-    if created_during_call(existing.created_at, reply.server_started_at):
-        return True
-    logger.debug(
-        "POST /data_sources: %r is held by %s, created %s, before this call started "
-        "(server clock ~%s): not ours, the name was already taken",
-        existing.name,
-        existing.uuid,
-        format_timestamp(existing.created_at),
-        format_timestamp(datetime.fromtimestamp(reply.server_started_at, timezone.utc)),
-    )
-    return False
+def _short(error: BaseException) -> str:
+    """An error's first line, for a note about it inside another error's message."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _one(reply: Reply) -> DataSource:
@@ -352,11 +421,37 @@ class Client:
         self._call("GET", "/ping")
         return True
 
-    def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Reply:
-        reply = self._transport.request(method, path, params=params)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        lookup: bool = False,
+    ) -> Reply:
+        """A read: the answer, or raise its error. ``lookup``: the one lookup after a create or
+        delete ended in doubt, with its own attempts and the deadline's share kept for it."""
+        transport = self._transport
+        if not lookup:
+            reply = transport.request(method, path, params=params)
+        else:
+            reply = transport.request(
+                method,
+                path,
+                params=params,
+                deadline_s=transport.deadline_s * LOOKUP_SHARE,
+                max_attempts=min(LOOKUP_ATTEMPTS, transport.max_attempts),
+            )
         if not reply.ok:
             raise reply.error()
         return reply
+
+    def _act(self, method: str, path: str, *, json: Any = None) -> Reply:
+        """A create or delete, within its deadline less the share kept for a lookup after it."""
+        transport = self._transport
+        return transport.request(
+            method, path, json=json, deadline_s=transport.deadline_s * (1 - LOOKUP_SHARE)
+        )
 
     def close(self) -> None:
         """Release the pooled connections. The client must not be used afterwards."""
