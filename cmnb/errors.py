@@ -87,6 +87,13 @@ class TransportError(CmnbError):
         self.method = method
         self.path = path
         self.maybe_sent = maybe_sent
+        self.server_started_at = server_started_at
+
+    def settle(self, *, maybe_sent: bool, note: str) -> None:
+        """Record what a lookup after the lost answer found: ``maybe_sent`` and a sentence
+        (``note``) added to the message, e.g. that the source was not created."""
+        self.maybe_sent = maybe_sent
+        self.args = (f"{self.args[0]} {note}",)
 
 
 class APIError(CmnbError):
@@ -95,6 +102,10 @@ class APIError(CmnbError):
     Attributes: ``status`` (int), ``message`` (the server's message or raw body text),
     ``param`` (the parameter it blamed, if any), ``errors`` (the ``{"field": text}`` map of a 422),
     ``method`` and ``path`` of the request, and ``body`` (the raw text, truncated).
+    ``maybe_sent`` is True when a create or delete ended with this answer although the server
+    may have acted on it (a 500/502/504, or any answer after an earlier attempt's was lost),
+    and ``server_started_at`` is the server's clock when the call began, as for
+    :class:`TransportError`.
     """
 
     default_hint = "The ChartMogul API refused the request."
@@ -114,25 +125,23 @@ class APIError(CmnbError):
         self.status = status
         self.message = message
         self.param = param
-        self.server_started_at = server_started_at
-
-    def settle(self, *, maybe_sent: bool, note: str) -> None:
-        """Record what a lookup after the lost answer found: ``maybe_sent`` and a sentence
-        (``note``) added to the message, e.g. that the source was not created."""
-        self.maybe_sent = maybe_sent
-        self.args = (f"{self.args[0]} {note}",)
         self.errors = dict(errors or {})
         self.method = method
         self.path = path
         self.body = body
         self.hint = hint or self.default_hint
+        self.maybe_sent = False
+        self.server_started_at: float | None = None
+        self.note = ""
         super().__init__(self._text())
 
+    def settle(self, *, maybe_sent: bool, note: str) -> None:
+        """Record what a lookup after the lost answer found (see :meth:`TransportError.settle`)."""
+        self.maybe_sent = maybe_sent
+        self.note = note
+        self.args = (self._text(),)
+
     def _text(self) -> str:
-    ``maybe_sent`` is True when a create or delete ended with this answer although the server
-    may have acted on it (a 500/502/504, or any answer after an earlier attempt's was lost),
-    and ``server_started_at`` is the server's clock when the call began, as for
-    :class:`TransportError`.
         where = f" on {self.method} {self.path}" if self.method else ""
         said = f" Server said: {self.message}" if self.message else ""
         note = f" {self.note}" if self.note else ""
@@ -158,17 +167,8 @@ class AuthenticationError(APIError):
         "The API key was not accepted: check CHARTMOGUL_API_KEY (ChartMogul → Profile → API keys)"
     )
 
-        self.maybe_sent = False
-        self.server_started_at: float | None = None
-        self.note = ""
 
 class ForbiddenError(APIError):
-    def settle(self, *, maybe_sent: bool, note: str) -> None:
-        """Record what a lookup after the lost answer found (see :meth:`TransportError.settle`)."""
-        self.maybe_sent = maybe_sent
-        self.note = note
-        self.args = (self._text(),)
-
     """403: the key is valid but may not do this (for example, the trial has expired)."""
 
     default_hint = "The account may not do this (is the trial expired, or the key read-only?)"
@@ -199,6 +199,25 @@ class DuplicateNameError(UnprocessableError):
         kwargs.setdefault("hint", f"A data source named {name!r} already exists")
         super().__init__(*args, **kwargs)
 
+    @classmethod
+    def held_by(
+        cls, existing: DataSource, *, name: str, method: str = "", path: str = ""
+    ) -> DuplicateNameError:
+        """The name is held by ``existing``, a source made before the call: what a lookup found
+        after a create whose own answers were lost (the server's 422 was never seen)."""
+        error = cls(
+            422, "", name=name, errors={"name": "Has already been taken."}, method=method, path=path
+        )
+        error.attach_existing(existing)
+        error.settle(
+            maybe_sent=False,
+            note=(
+                "Found by a lookup after the create's answer was lost; it was made before "
+                "this call."
+            ),
+        )
+        return error
+
     def attach_existing(self, existing: DataSource) -> None:
         """Record the source that holds the name (and mention its uuid in the message)."""
         self.existing = existing
@@ -226,25 +245,6 @@ class ServerError(APIError):
 
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
-    @classmethod
-    def held_by(
-        cls, existing: DataSource, *, name: str, method: str = "", path: str = ""
-    ) -> DuplicateNameError:
-        """The name is held by ``existing``, a source made before the call: what a lookup found
-        after a create whose own answers were lost (the server's 422 was never seen)."""
-        error = cls(
-            422, "", name=name, errors={"name": "Has already been taken."}, method=method, path=path
-        )
-        error.attach_existing(existing)
-        error.settle(
-            maybe_sent=False,
-            note=(
-                "Found by a lookup after the create's answer was lost; it was made before "
-                "this call."
-            ),
-        )
-        return error
-
     401: AuthenticationError,
     403: ForbiddenError,
     404: NotFoundError,

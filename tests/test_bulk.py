@@ -17,7 +17,7 @@ import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -171,7 +171,7 @@ def test_invalid_names_and_repeats_fail_without_sending_anything() -> None:
 def test_all_invalid_sends_no_request_at_all() -> None:
     fake = FakeDataSources()
     result = create_many(fake, ["", " ", None])
-    assert result.counts == {"created": 0, "existing": 0, "failed": 3, "skipped": 0}
+    assert result.counts == {"created": 0, "existing": 0, "failed": 3, "unknown": 0, "skipped": 0}
     assert fake.list_calls == 0 and fake.create_calls == []
 
 
@@ -297,21 +297,26 @@ def test_a_source_whose_answer_was_lost_is_found_by_one_more_list_call() -> None
 
     result = create_many(fake, ["A", "B", "C"], progress=lambda d, t, o: seen.append(o.name))
 
-    assert by_outcome(result) == {"A": "created", "B": "existing", "C": "created"}
+    # Issue 12: this run made B, so it is "created" (it was "existing"), and the row says why.
+    assert by_outcome(result) == {"A": "created", "B": "created", "C": "created"}
     assert result.outcomes[1].source == fake.store["B"] and result.outcomes[1].error is None
+    assert "answer was lost" in result.outcomes[1].note
     assert fake.list_calls == 2 and fake.create_calls.count("B") == 1
     assert sorted(seen) == ["A", "B", "C"]  # B reported once, with its final outcome
 
 
-def test_in_create_mode_a_lost_answer_stays_failed_but_keeps_the_source_found() -> None:
-    error = lost(500)
-    fake = FakeDataSources(lost_answers={"B": error}, failures={"C": [lost(504)]})
+def test_in_create_mode_a_lost_answer_found_by_the_lookup_is_created() -> None:
+    # Issue 12: a lost answer is settled, not left "failed" while the account holds the name.
+    fake = FakeDataSources(lost_answers={"B": lost(500)}, failures={"C": [lost(504)]})
 
     result = create_many(fake, ["A", "B", "C"], mode="create")
 
-    assert by_outcome(result) == {"A": "created", "B": "failed", "C": "failed"}
-    assert result.outcomes[1].error is error and result.outcomes[1].source == fake.store["B"]
+    assert by_outcome(result) == {"A": "created", "B": "created", "C": "failed"}
+    assert result.outcomes[1].error is None and result.outcomes[1].source == fake.store["B"]
     assert result.outcomes[2].source is None  # C's 504 happened before anything was stored
+    not_created = result.outcomes[2].error
+    assert isinstance(not_created, ServerError) and not_created.maybe_sent is False
+    assert "It was not created" in str(not_created)
     assert fake.list_calls == 1 and "C" not in fake.store
 
 
@@ -606,7 +611,7 @@ def test_a_second_ctrl_c_marks_requests_still_in_flight_as_unknown_not_as_skippe
     run.drain(ImpatientPool())  # type: ignore[arg-type]
 
     outcomes = [o.outcome if o else None for o in run.outcomes]
-    assert outcomes == ["created", "failed", "skipped", "skipped"]
+    assert outcomes == ["created", "unknown", "skipped", "skipped"]  # issue 12: was "failed"
     unknown = run.outcomes[1].error if run.outcomes[1] else None
     assert isinstance(unknown, TransportError) and unknown.maybe_sent
     assert "may exist" in str(unknown)
@@ -643,7 +648,7 @@ def test_repr_and_html_summarise_and_escape() -> None:
     assert "failed [1] '': InputError: The name is empty." in text
     html = result._repr_html_()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert result.counts == {"created": 2, "existing": 0, "failed": 1, "skipped": 0}
+    assert result.counts == {"created": 2, "existing": 0, "failed": 1, "unknown": 0, "skipped": 0}
     assert len(result) == 3 and not result.ok
 
 
@@ -761,9 +766,10 @@ def test_pacing_with_an_injected_clock_keeps_40_per_window_and_loses_no_time(
     starts: list[float] = []
     original_acquire = Pacer.acquire
 
-    def recording_acquire(self: Pacer) -> float:
-        started = original_acquire(self)
-        starts.append(started)
+    def recording_acquire(self: Pacer, stop: threading.Event | None = None) -> float | None:
+        started = original_acquire(self, stop)
+        if started is not None:
+            starts.append(started)
         return started
 
     monkeypatch.setattr(Pacer, "acquire", recording_acquire)
@@ -830,7 +836,8 @@ def test_the_api_key_never_shows_in_a_result(canary: str) -> None:
         sb.client(rate_limit_per_s=None, _sleep=lambda s: None) as client,
     ):
         sb.faults.add("create", status=500, times=None)
-        sb.add_source("Taken")
+        # Made well before the run: the lookup settling the 500s must not take it as ours.
+        sb.add_source("Taken", created_at=datetime.now(timezone.utc) - timedelta(hours=1))
         result = client.data_sources.create_many(["Taken", "Broken", ""], mode="create")
 
     assert [o.outcome for o in result] == ["failed", "failed", "failed"]
@@ -920,3 +927,151 @@ def test_an_interrupted_run_does_not_draw_a_full_bar() -> None:
 
     last = stream.getvalue().split("\r")[-1]
     assert last.startswith("create_many [##........] 1/4") and "3 skipped" in last
+
+
+# --- issue 12: lost answers settled by one list, Ctrl-C stops sending -----------------------------
+
+
+def test_a_lost_answer_whose_lookup_fails_is_unknown_never_failed() -> None:
+    fake = FakeDataSources(lost_answers={"B": lost()}, failures={"C": [lost(504)]})
+    lists = iter([[], ServerError(503, "Service Unavailable", method="GET", path="/v1/x")])
+
+    def flaky_list() -> list[DataSource]:
+        answer = next(lists)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    fake.list = flaky_list  # type: ignore[method-assign]
+    result = create_many(fake, ["A", "B", "C"])
+
+    assert by_outcome(result) == {"A": "created", "B": "unknown", "C": "unknown"}
+    assert result.counts["unknown"] == 2 and result.counts["failed"] == 0
+    assert not result.ok and result.unknown == result.outcomes[1:]
+    for outcome in result.unknown:
+        error = outcome.error
+        assert isinstance(error, ServerError) and error.maybe_sent is True
+        assert f"client.data_sources.list(name={outcome.name!r})" in str(error)
+        assert "503" in str(error)
+    assert "1 created, 0 failed, 2 unknown" in result.summary()
+    frame = result.to_frame()
+    assert list(frame["outcome"]) == ["created", "unknown", "unknown"]
+
+
+def test_a_429_after_a_lost_answer_is_settled_not_sent_again() -> None:
+    # The first attempt may have created it: sending the name again would meet our own source.
+    maybe = rate_limited()
+    maybe.maybe_sent = True
+    fake = FakeDataSources(lost_answers={"B": maybe})
+
+    result = create_many(fake, ["A", "B"], mode="create")
+
+    assert by_outcome(result) == {"A": "created", "B": "created"}
+    assert fake.create_calls.count("B") == 1
+
+
+def test_in_create_mode_a_name_held_before_the_run_fails_as_a_duplicate(canary: str) -> None:
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client(max_attempts=2) as client:
+        held = sb.add_source("Held", created_at=datetime.now(timezone.utc) - timedelta(days=1))
+        sb.faults.add("create", status=502, times=None)  # before the store: nothing is made
+        result = client.data_sources.create_many(["Held", "Fresh"], mode="create")
+        assert [len(posts(sb)), len(lists(sb))] == [4, 1]  # one list settles both names
+
+    assert [o.outcome for o in result] == ["failed", "failed"]
+    taken, absent = result.outcomes[0].error, result.outcomes[1].error
+    assert isinstance(taken, DuplicateNameError) and taken.existing is not None
+    assert taken.existing.uuid == held["uuid"] and result.outcomes[0].source == taken.existing
+    assert isinstance(absent, ServerError) and absent.maybe_sent is False
+    assert "It was not created" in str(absent)
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_ctrl_c_with_the_pacer_on_sends_nothing_more(canary: str) -> None:
+    # 8 workers share a 40/s pacer, which lets the requests of one second go in a burst at its
+    # start: between bursts every worker waits for its turn. Before issue 12 those waiting still
+    # sent when their turn came (8 POSTs reached the server up to 0.56 s after Ctrl-C).
+    names = [f"p{i:03d}" for i in range(300)]
+    signalled: list[float] = []
+
+    def interrupt_between_bursts() -> None:
+        for _ in range(4000):
+            seen = posts(sb)
+            quiet_s = time.monotonic() - max((r.received_at for r in seen), default=0.0)
+            if len(seen) >= 45 and quiet_s > 0.1:  # into the second second, all waiting
+                signalled.append(time.monotonic())
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.005)
+
+    with Sandbox(canary, rate_limit_per_s=None) as sb, sb.client() as client:
+        assert client._transport.pacer is not None  # the default 40/s
+        threading.Thread(target=interrupt_between_bursts, daemon=True).start()
+        with pytest.raises(BulkInterrupted) as caught:
+            client.data_sources.create_many(names, concurrency=8)
+        stopped_at = time.monotonic()
+        on_server = {s["name"]: s["uuid"] for s in sb.sources()}
+        sent = posts(sb)
+
+    assert stopped_at - signalled[0] < 2.0
+    assert [r for r in sent if r.received_at > signalled[0]] == []  # nothing after the signal
+    partial = caught.value.partial_result
+    assert {o.name: o.source.uuid for o in partial.created if o.source} == on_server
+    assert partial.counts["created"] == len(sent) < 120
+    assert partial.counts["created"] + partial.counts["skipped"] == 300
+    assert not {o.name for o in partial.skipped} & {r.body["name"] for r in sent}
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_ctrl_c_settles_the_requests_on_the_wire_with_one_list(canary: str) -> None:
+    # Four creates are on the wire when Ctrl-C comes; each is stored, then its answer is lost.
+    with Sandbox(canary, rate_limit_per_s=None, latency_s=0.3) as sb, sb.client() as client:
+        sb.faults.add("create", status=500, after_commit=True, times=None)
+
+        def interrupt() -> None:
+            for _ in range(1000):
+                if sb.in_flight >= 5:  # the first list (ensure mode) is over: four creates
+                    break
+                if len(lists(sb)) == 1 and sb.in_flight >= 4:
+                    break
+                time.sleep(0.005)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(BulkInterrupted) as caught:
+            client.data_sources.create_many([f"w{i}" for i in range(10)], concurrency=4)
+        elapsed = time.monotonic() - started
+        on_server = {s["name"]: s["uuid"] for s in sb.sources()}
+        methods = [r.method for r in sb.requests]
+
+    partial = caught.value.partial_result
+    assert methods == ["GET"] + ["POST"] * 4 + ["GET"]  # no retry, one list to settle them
+    assert [o.outcome for o in partial] == ["created"] * 4 + ["skipped"] * 6
+    assert {o.name: o.source.uuid for o in partial.created if o.source} == on_server
+    assert all("answer was lost" in o.note for o in partial.created)
+    assert elapsed < 2.0
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_a_second_ctrl_c_leaves_the_requests_on_the_wire_unknown(canary: str) -> None:
+    with Sandbox(canary, rate_limit_per_s=None, latency_s=1.0) as sb, sb.client() as client:
+
+        def interrupt_twice() -> None:
+            for _ in range(1000):
+                if len(lists(sb)) == 1 and sb.in_flight >= 2:
+                    break
+                time.sleep(0.005)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_twice, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(BulkInterrupted) as caught:
+            client.data_sources.create_many(["A", "B", "C", "D"], concurrency=2)
+        elapsed = time.monotonic() - started
+
+    partial = caught.value.partial_result
+    assert [o.outcome for o in partial] == ["unknown", "unknown", "skipped", "skipped"]
+    assert all(isinstance(o.error, TransportError) and o.error.maybe_sent for o in partial.unknown)
+    assert elapsed < 2.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from fakes import FakeTime
@@ -119,3 +120,25 @@ def test_default_margin_keeps_arrival_jitter_under_the_limit() -> None:
     assert starts[40] == pytest.approx(1.0 + MARGIN_S)
     assert starts[80] == pytest.approx(2 * (1.0 + MARGIN_S))
     assert max_in_any_window(starts, window_s=1.0 + MARGIN_S) == 40
+
+
+def test_a_stop_ends_the_wait_at_once_and_takes_no_turn() -> None:
+    # Real time: the wait is an Event.wait that a stop (Ctrl-C in a bulk run) cuts short.
+    pacer = Pacer(1, margin_s=0.0)  # one start per second
+    stop = threading.Event()
+    assert pacer.acquire(stop) is not None  # the first turn is free
+    threading.Timer(0.05, stop.set).start()
+    started = time.monotonic()
+    assert pacer.acquire(stop) is None  # would have waited a second
+    assert time.monotonic() - started < 0.5
+    assert len(pacer._starts) == 1  # the stopped call took no turn
+    assert pacer.acquire(stop) is None  # already stopped: no wait at all
+
+
+def test_a_stop_with_injected_time_is_checked_before_each_wait() -> None:
+    fake = FakeTime()
+    pacer = Pacer(2, clock=fake.clock, sleep=fake.sleep, margin_s=0.0)
+    stop = threading.Event()
+    assert [pacer.acquire(stop), pacer.acquire(stop)] == [0.0, 0.0]
+    stop.set()
+    assert pacer.acquire(stop) is None and fake.sleeps == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,63 @@ def test_300_creates_through_the_form_bulk_mode_survive_30_percent_faults(
     with capsys.disabled():
         print(f"\nform soak: {N} names in {presses} press(es), {fired} faults survived")
     assert 0.2 < fired / len(faulty.requests) < 0.4  # the faults really bit
+
+
+# --- the default budget: no outcome left in doubt ------------------------------------------------
+
+POST_FAULTS = FAULTS  # the ten kinds above, each sent to the create endpoint only
+GET_FAULTS: list[tuple[str, dict[str, object]]] = [
+    ("429", {"status": 429}),
+    ("500", {"status": 500}),
+    ("502", {"status": 502}),
+    ("reset", {"reset": True}),
+    (f"answer after {SLOW_ANSWER_S} s", {"delay_s": SLOW_ANSWER_S}),
+]
+P_POST = 0.035  # 10 kinds: 1 - 0.965**10 ≈ 30% of creates
+P_GET = 0.021  # 5 kinds: 1 - 0.979**5 ≈ 10% of lists
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_default_attempts_settle_every_lost_answer_exactly(
+    seed: int, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """30% of POSTs and 10% of GETs go wrong; ``max_attempts`` stays at its default (4).
+
+    Some creates end with every attempt unanswered: the run's one lookup at the end settles
+    them. The record must then be the server's list exactly: every name it calls created or
+    existing is there with that uuid, every name it calls failed is not, nothing is unknown.
+    """
+    names = [f"Settle {seed}-{i:03d}" for i in range(N)]
+    with cmnb.Sandbox(canary, rate_limit_per_s=None, max_connections=None) as sb:
+        for n, (_, options) in enumerate(POST_FAULTS):
+            fault: dict[str, Any] = {**options, "endpoint": "create"}
+            sb.faults.add(**fault, times=None, probability=P_POST, seed=seed * 100 + n)
+        for n, (_, options) in enumerate(GET_FAULTS):
+            fault = {**options, "endpoint": "list"}
+            sb.faults.add(**fault, times=None, probability=P_GET, seed=seed * 100 + 50 + n)
+        started = time.monotonic()
+        with sb.client(
+            timeout=TIMEOUT_S, rate_limit_per_s=None, _sleep=lambda s: time.sleep(s / 20)
+        ) as client:
+            assert client._transport.max_attempts == 4  # the default
+            result = client.data_sources.create_many(names, concurrency=8)
+        elapsed = time.monotonic() - started
+        on_server = {source["name"]: source["uuid"] for source in sb.sources()}
+        held = Counter(source["name"] for source in sb.sources())
+        posts = [r for r in sb.requests if r.method == "POST"]
+        post_faults = sum(1 for r in posts if r.fault)
+
+    assert max(held.values()) == 1  # no duplicates
+    ours = {o.name: o.source.uuid for o in result if o.ok and o.source is not None}
+    assert ours == on_server  # the record is the server's list, exactly
+    assert not {o.name for o in result.failed} & set(on_server)  # "failed" = not in the account
+    assert result.unknown == [] and result.skipped == []
+    assert len(result.created) >= 0.97 * N
+    lost = [o for o in result.created if o.note]
+    with capsys.disabled():
+        print(
+            f"\nseed {seed}: {len(result.created)} created ({len(lost)} after a lost answer), "
+            f"{len(result.failed)} failed, {post_faults}/{len(posts)} POSTs faulted, "
+            f"{elapsed:.1f} s"
+        )
+    assert 0.2 < post_faults / len(posts) < 0.4  # the faults really bit

@@ -35,7 +35,13 @@ from cmnb.api._retries import (
     retry_decision,
 )
 from cmnb.api._secret import Secret
-from cmnb.api._transport import MAX_CONNECTIONS, POOL_MAXSIZE, Transport, retries_stop_when
+from cmnb.api._transport import (
+    MAX_CONNECTIONS,
+    POOL_MAXSIZE,
+    Stopped,
+    Transport,
+    retries_stop_when,
+)
 from cmnb.errors import TransportError
 
 BASE = "https://api.chartmogul.com/v1"
@@ -605,3 +611,56 @@ def test_a_read_timeout_reads_cleanly_with_one_attempt(
     assert describe_failure(requests.exceptions.ConnectTimeout("(connect timeout=0.25)")) == (
         "(connect timeout 0.25 s)"
     )
+
+
+# --- a stop (Ctrl-C in a bulk run) sends nothing more ---------------------------------------
+
+
+def test_a_stop_while_waiting_for_a_connection_slot_sends_nothing(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    transport = make(canary, fake)
+    for _ in range(MAX_CONNECTIONS):  # every slot held by requests still on the wire
+        transport._slots.acquire()
+    stop = threading.Event()
+    threading.Timer(0.05, stop.set).start()
+    started = time.monotonic()
+    with retries_stop_when(stop), pytest.raises(Stopped) as caught:
+        transport.request("POST", "/data_sources", json=BODY)
+    assert time.monotonic() - started < 0.5  # not the 60 s deadline
+    assert caught.value.maybe_sent is False and "stopped before the request was sent" in str(
+        caught.value
+    )
+    assert len(rsps.calls) == 0
+
+
+def test_a_call_stopped_before_its_first_attempt_sends_nothing(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    stop = threading.Event()
+    stop.set()
+    with retries_stop_when(stop), pytest.raises(Stopped):
+        make(canary, fake, rate_limit_per_s=40).request("GET", "/data_sources")
+    assert len(rsps.calls) == 0
+
+
+def test_a_stop_after_an_attempt_gives_that_attempts_answer(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    rsps.post(URL, body=reset())
+    stop = threading.Event()
+    transport = make(canary, fake)
+    original = transport.session.request
+
+    def send_then_stop(*args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return original(*args, **kwargs)
+        finally:
+            stop.set()  # Ctrl-C while this attempt was on the wire
+
+    transport.session.request = send_then_stop  # type: ignore[method-assign]
+    with retries_stop_when(stop), pytest.raises(TransportError) as caught:
+        transport.request("POST", "/data_sources", json=BODY)
+    assert not isinstance(caught.value, Stopped) and caught.value.maybe_sent is True
+    assert "(stopped after 1 attempt)" in str(caught.value)
+    assert len(rsps.calls) == 1

@@ -213,3 +213,25 @@ def test_flatten_fields_names_nested_values_with_dots() -> None:
     nested = {"uuid": "ds_x", "block": {"a": 1, "side": {"b": None}}, "empty": {}}
     assert flatten_fields(nested) == {"uuid": "ds_x", "block.a": 1, "block.side.b": None}
     assert flatten_fields({"a": 1}, "processing_status") == {"processing_status.a": 1}
+
+
+@pytest.mark.parametrize(
+    "raw", ["processed", 3, ["a", "b"], True], ids=["string", "int", "list", "bool"]
+)
+def test_a_block_that_is_not_an_object_is_kept_as_given(raw: object) -> None:
+    # Public SDK fixtures hold a plain string where a block belongs: keep it, do not drop it.
+    data = {
+        "uuid": "ds_1",
+        "name": "A",
+        "processing_status": raw,
+        "auto_churn_subscription_setting": None,
+        "invoice_handling_setting": {"manual": {"create_subscription_when_invoice_is": "open"}},
+    }
+    source = DataSource.from_dict(data)
+    assert source.processing_status is None
+    assert source.extra == {"processing_status": raw}
+    assert source.auto_churn_subscription_setting is None  # null: no block, nothing to keep
+    assert source.invoice_handling_setting is not None
+    out = source.to_dict()
+    assert out["processing_status"] == raw  # written back as it came
+    assert "auto_churn_subscription_setting" not in out

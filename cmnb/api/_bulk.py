@@ -5,15 +5,20 @@ become ``failed`` outcomes and nothing is sent for them), then, in ``ensure`` mo
 account up with **one** ``list()`` call and creates only the missing names on a small thread
 pool. Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s);
 bulk adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
-Creates whose answer was lost for good are looked for with one more ``list()`` at the end.
+Creates whose answer was lost for good (the client's retries ended in doubt) are settled
+together with one more ``list()`` at the end: each becomes ``created`` (found, with a note that
+its answer was lost), ``failed`` (not created) or ``unknown`` (that lookup failed too).
 After a 401, a 403 or a server that cannot be reached at all, nothing more is sent: the names
 left fail with that same error.
 
-Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error) and ``skipped``
-(never sent because the run was interrupted), one :class:`BulkOutcome` per name in a
-:class:`BulkResult` (both defined in :mod:`cmnb.api._bulk_result`, exported here too). Ctrl-C raises
-:class:`BulkInterrupted`, a ``KeyboardInterrupt`` carrying the ``partial_result``, after the
-in-flight requests finish their current attempt (they are not retried after Ctrl-C).
+Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error; the account does
+not hold it), ``unknown`` (it may or may not exist) and ``skipped`` (never sent because the run
+was interrupted), one :class:`BulkOutcome` per name in a :class:`BulkResult` (both defined in
+:mod:`cmnb.api._bulk_result`, exported here too). Ctrl-C stops sending at once: requests waiting
+for the pacer, a connection slot or a retry are not sent; those already on the wire finish their
+current attempt and their doubts are settled by the one ``list()``; then
+:class:`BulkInterrupted`, a ``KeyboardInterrupt`` carrying the ``partial_result``, is raised. A
+second Ctrl-C stops waiting: what is still unsettled is ``unknown``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from ..errors import (
-    APIError,
     AuthenticationError,
     CmnbError,
     DuplicateNameError,
@@ -36,11 +40,12 @@ from ..errors import (
     RateLimitError,
     TransportError,
 )
+from ._bulk_doubts import Doubts, doubt_of
 from ._bulk_progress import ProgressArg, ProgressCallback, ProgressHook, progress_hook
 from ._bulk_result import BulkOutcome, BulkResult, Outcome
 from ._models import DataSource
-from ._retries import may_have_acted
-from ._transport import retries_stop_when
+from ._retries import defer_lookups
+from ._transport import Stopped, retries_stop_when
 from ._validation import name_problem
 
 __all__ = [
@@ -68,8 +73,9 @@ class DataSourcesLike(Protocol):
 class BulkInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped :func:`create_many`; ``partial_result`` reports every name.
 
-    Names that finished keep their outcome, names never sent are ``skipped``. In a notebook the
-    result is also reachable after the traceback as ``sys.last_value.partial_result``.
+    Names that finished keep their outcome, names never sent are ``skipped``, lost answers are
+    settled by one lookup (``unknown`` if it could not be made). In a notebook the result is
+    also reachable after the traceback as ``sys.last_value.partial_result``.
     """
 
     def __init__(self, partial_result: BulkResult) -> None:
@@ -99,9 +105,11 @@ def create_many(
     ``tqdm.auto.tqdm``), ``"auto"`` (a widget in a notebook, a text bar on a terminal) or
     ``None``; see :mod:`cmnb.api._bulk_progress`. API and network errors never raise: they
     become ``failed`` outcomes; after a 401, a 403 or an unreachable server (connection refused
-    after the client's retries) the names not yet sent fail with that error, unsent.
+    after the client's retries) the names not yet sent fail with that error, unsent. A create
+    whose answer was lost is settled by one ``list()`` at the end (see
+    :mod:`cmnb.api._bulk_doubts`): ``created``, ``failed``, or ``unknown`` if that list failed.
     Raises :class:`InputError` for a bad argument (nothing sent) and :class:`BulkInterrupted`
-    (a ``KeyboardInterrupt``) on Ctrl-C.
+    (a ``KeyboardInterrupt``) on Ctrl-C, which stops sending at once.
     """
     if mode not in ("ensure", "create"):
         raise InputError(f"mode must be 'ensure' or 'create', not {mode!r}.", field="mode")
@@ -141,8 +149,7 @@ class _Run:
         self.names: dict[int, str] = {}
         self.started: set[int] = set()
         self.landed: dict[int, DataSource | BaseException] = {}
-        self.unsure: list[tuple[int, Exception]] = []  # failed after the server may have acted
-        self.stopping = False
+        self.doubts = Doubts(mode)  # creates that ended while the server may have acted
         self.halt: Exception | None = None  # an answer every later create would get as well
         self.interrupted = threading.Event()  # set on Ctrl-C: requests in flight stop retrying
 
@@ -164,7 +171,7 @@ class _Run:
         pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="cmnb-bulk")
         try:
             self.send(pool, self.lookup(self.validate()))
-            self.reconcile()
+            self.doubts.resolve(self.data_sources.list, self.record)
         except KeyboardInterrupt:
             self.interrupted.set()
             self.progress = None
@@ -226,7 +233,8 @@ class _Run:
         self.landed.pop(index, None)  # a stale 429 from an earlier attempt is not this answer
         self.started.add(index)
         try:
-            with retries_stop_when(self.interrupted):
+            # After Ctrl-C nothing more is sent; a lost answer is settled by resolve_doubts().
+            with retries_stop_when(self.interrupted), defer_lookups():
                 source = self.data_sources.create(self.names[index])
         except BaseException as error:
             self.landed[index] = error
@@ -256,7 +264,12 @@ class _Run:
             for future in finished:
                 index, attempt = in_flight.pop(future)
                 error = future.exception()
-                if isinstance(error, RateLimitError) and attempt < RATE_LIMIT_RETRIES:
+                # Sent again only if refused outright: after a lost answer it may exist already.
+                if (
+                    isinstance(error, RateLimitError)
+                    and not error.maybe_sent
+                    and attempt < RATE_LIMIT_RETRIES
+                ):
                     queue.appendleft((index, attempt + 1))
                     limit, successes = max(1, limit // 2), 0
                     pause_s = 1.0 if error.retry_after_s is None else error.retry_after_s
@@ -279,49 +292,40 @@ class _Run:
             self.record(index, "existing", source=answer.existing)
         elif isinstance(answer, DuplicateNameError):  # the row shows which source holds the name
             self.record(index, "failed", error=answer, source=answer.existing)
-        elif isinstance(answer, Exception) and _may_have_created(answer) and not self.stopping:
-            self.unsure.append((index, answer))  # recorded by reconcile() or drain()
+        elif isinstance(answer, Exception) and (doubt := doubt_of(answer)) is not None:
+            self.doubts.add(index, self.names[index], doubt)  # settled at the end of the run
         elif isinstance(answer, Exception):
             self.record(index, "failed", error=answer)
         else:  # SystemExit or similar inside a worker: keep the record, then let it propagate
             self.record(index, "failed", error=RuntimeError(repr(answer)))
             raise answer
 
-    def reconcile(self) -> None:
-        """One more ``list()`` when some creates failed after the server may have acted on them
-        (the client gave up retrying a lost answer): a source found is kept in the record."""
-        if not self.unsure:
-            return
-        try:
-            known = {source.name: source for source in self.data_sources.list()}
-        except CmnbError:
-            known = {}
-        for index, error in self.unsure:
-            source = known.get(self.names[index])
-            if source is not None and self.mode == "ensure":
-                self.record(index, "existing", source=source)
-            else:  # create mode cannot tell whose source it is: failed, with the source found
-                self.record(index, "failed", error=error, source=source)
-        self.unsure.clear()
-
     def drain(self, pool: cf.ThreadPoolExecutor) -> None:
-        """After Ctrl-C: cancel what was not sent; wait for what was (client timeouts bound it)."""
+        """After Ctrl-C: cancel what was not sent; wait for what is on the wire (client timeouts
+        bound it) and settle its doubts with one list; a second Ctrl-C leaves them unknown."""
+        calm = True
         try:
             pool.shutdown(wait=True, cancel_futures=True)
         except KeyboardInterrupt:
             _log.warning("second Ctrl-C: not waiting for the requests in flight")
-        self.stopping = True
-        for index, error in self.unsure:
-            self.record(index, "failed", error=error)
+            calm = False
         landed = dict(self.landed)
-        for index in (i for i, outcome in enumerate(self.outcomes) if outcome is None):
+        for index, outcome in enumerate(self.outcomes):
             answer = landed.get(index)
+            if outcome is not None or index in self.doubts.pending:
+                continue
             if index in self.started and answer is None:
-                self.record(index, "failed", error=_still_in_flight())
-            elif answer is None or isinstance(answer, RateLimitError):
-                self.record(index, "skipped")  # never sent, or refused: nothing was created
+                self.record(index, "unknown", error=_still_in_flight())
+            elif answer is None or _never_sent(answer):
+                self.record(index, "skipped")  # nothing was created
             else:
                 self.settle(index, answer)
+        if calm:
+            try:
+                self.doubts.resolve(self.data_sources.list, self.record)
+            except KeyboardInterrupt:
+                _log.warning("second Ctrl-C: not waiting for the lookup of the lost answers")
+        self.doubts.leave_unknown("the run was interrupted before a lookup could tell", self.record)
 
 
 def _stops_the_run(answer: Exception) -> bool:
@@ -332,15 +336,16 @@ def _stops_the_run(answer: Exception) -> bool:
     return isinstance(answer, TransportError) and not answer.maybe_sent
 
 
-def _may_have_created(error: Exception) -> bool:
-    if isinstance(error, TransportError):
-        return error.maybe_sent
-    return isinstance(error, APIError) and may_have_acted(error.status)
+def _never_sent(answer: DataSource | BaseException) -> bool:
+    """Stopped before it was sent, or refused with a 429 (after Ctrl-C it is not sent again)."""
+    if isinstance(answer, RateLimitError):
+        return not answer.maybe_sent
+    return isinstance(answer, Stopped)
 
 
 def _still_in_flight() -> TransportError:
     return TransportError(
-        "Interrupted while the request was in flight: the source may exist. "
+        "Interrupted twice while the request was in flight: the source may exist. "
         "Run create_many again in ensure mode to find out.",
         method="POST",
         path="/data_sources",

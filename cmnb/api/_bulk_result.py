@@ -19,19 +19,27 @@ if TYPE_CHECKING:
 
 __all__ = ["OUTCOMES", "BulkOutcome", "BulkResult", "Outcome"]
 
-Outcome = Literal["created", "existing", "failed", "skipped"]
-OUTCOMES: tuple[Outcome, ...] = ("created", "existing", "failed", "skipped")
+Outcome = Literal["created", "existing", "failed", "unknown", "skipped"]
+OUTCOMES: tuple[Outcome, ...] = ("created", "existing", "failed", "unknown", "skipped")
 
 
 @dataclass(frozen=True)
 class BulkOutcome:
-    """What happened to one input name. ``index`` is its position in the input."""
+    """What happened to one input name. ``index`` is its position in the input.
+
+    ``outcome``: ``created``/``existing`` (the account holds it, ``source``), ``failed`` (the
+    account does not hold it, ``error`` says why), ``unknown`` (its create may have been made:
+    the answer was lost and the lookup that would tell failed too; ``error`` says how to check)
+    or ``skipped`` (never sent: the run was interrupted). ``note`` tells what else is worth
+    knowing, e.g. that a created source's answer was lost and a lookup found it.
+    """
 
     name: str
     outcome: Outcome
     source: DataSource | None = None
     error: Exception | None = None
     index: int = 0
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -42,7 +50,7 @@ class BulkOutcome:
 class BulkResult:
     """Every outcome of one :func:`~cmnb.api._bulk.create_many` run, in input order.
 
-    ``created``/``existing``/``failed``/``skipped`` are lists of :class:`BulkOutcome`;
+    ``created``/``existing``/``failed``/``unknown``/``skipped`` are lists of :class:`BulkOutcome`;
     ``counts`` maps each outcome to its count; ``sources`` are the data sources of the ``ok``
     outcomes; ``to_frame()`` gives one row per name.
     """
@@ -56,12 +64,15 @@ class BulkResult:
 
     created = property(lambda self: self._having("created"), doc="Names created by this run.")
     existing = property(lambda self: self._having("existing"), doc="Names found already there.")
-    failed = property(lambda self: self._having("failed"), doc="Names that failed (see .error).")
+    failed = property(lambda self: self._having("failed"), doc="Names not created (see .error).")
+    unknown = property(
+        lambda self: self._having("unknown"), doc="Names that may or may not exist (see .error)."
+    )
     skipped = property(lambda self: self._having("skipped"), doc="Names never sent (interrupt).")
 
     @property
     def counts(self) -> dict[str, int]:
-        """``{"created": n, "existing": n, "failed": n, "skipped": n}``."""
+        """``{"created": n, "existing": n, "failed": n, "unknown": n, "skipped": n}``."""
         counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         for o in self.outcomes:
             counts[o.outcome] += 1

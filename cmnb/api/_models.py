@@ -230,7 +230,14 @@ def block_flag(block: str) -> str:
     return f"with_{block}"
 
 
-_DS_KEYS = ("uuid", "name", "system", "created_at", "status", *BLOCKS)
+_BASE_KEYS = ("uuid", "name", "system", "created_at", "status")
+_DS_KEYS = (*_BASE_KEYS, *BLOCKS)
+
+
+def _parsed_blocks(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The blocks of ``data`` parsed into fields: objects, and ``null`` (no block). Any other
+    value stays in ``extra`` as given."""
+    return tuple(b for b in BLOCKS if data.get(b) is None or isinstance(data.get(b), Mapping))
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,9 @@ class DataSource:
     ``created_at`` is an aware UTC datetime (``None`` if the server sent none). ``status``
     (``idle``, ``working``, ``never_imported``, …) and ``system`` (``Custom``, ``Stripe``, …) are
     open strings. The optional blocks are present only when the request asked for them.
-    Unknown keys from the server are kept in ``extra``.
+    Unknown keys from the server are kept in ``extra``, and so is a block whose value is not an
+    object (SDK fixtures hold a plain string there): its field is then ``None``, its raw value
+    is not lost, and ``to_dict()`` writes it back as it came.
     """
 
     uuid: str
@@ -278,7 +287,7 @@ class DataSource:
                 if isinstance(invoices, Mapping)
                 else None
             ),
-            extra=_split(data, _DS_KEYS),
+            extra=_split(data, _BASE_KEYS + _parsed_blocks(data)),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -63,19 +63,31 @@ class Pacer:
         # served in turn and no two can claim the same slot.
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Wait until a request may start, record it, and return its start time (clock value)."""
+    def acquire(self, stop: threading.Event | None = None) -> float | None:
+        """Wait until a request may start, record it, and return its start time (clock value).
+
+        With ``stop``: return ``None`` at once, recording nothing, when it is set before the turn
+        comes (a real wait ends early when it is set: Ctrl-C must not wait for the pacer).
+        """
         with self._lock:
             while True:
+                if stop is not None and stop.is_set():
+                    return None
                 now = self._clock()
                 if len(self._starts) < self.capacity:
                     break
                 wait_s = self._starts[0] + self.window_s - now
                 if wait_s <= 0:
                     break
-                self._sleep(wait_s)
+                self._wait(wait_s, stop)
             self._starts.append(now)
             return now
+
+    def _wait(self, seconds: float, stop: threading.Event | None) -> None:
+        if stop is not None and self._sleep is time.sleep:
+            stop.wait(seconds)  # a real wait that ends early on a stop
+        else:
+            self._sleep(seconds)
 
     def __repr__(self) -> str:
         return f"Pacer(rate_per_s={self.rate_per_s:g})"

@@ -27,34 +27,54 @@ source the first attempt created. Nothing is duplicated and nothing is lost. The
 returned only if the server created it during the call (:func:`created_during_call`, judged on
 the server's clock): a name taken long before stays a :class:`~cmnb.errors.DuplicateNameError`.
 
+When the rules give up on a create or a delete while its effect is in doubt (every attempt
+ambiguous, or a clear refusal after an ambiguous one), the client does not guess: it looks the
+name (or the uuid) up once, with :data:`LOOKUP_ATTEMPTS` attempts and a share of the call's
+deadline (:data:`LOOKUP_SHARE`) kept back for it, so the attempts before cannot starve it. A
+bulk run defers these lookups (:func:`lookups_deferred`) and settles them all with one list.
+
 The wait before a retry is the server's ``Retry-After`` when it sent one, else an exponential
 backoff from :data:`BACKOFF_BASE_S` capped at :data:`BACKOFF_CAP_S`, with jitter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import enum
+import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError
+
+from ._models import format_timestamp
+
+if TYPE_CHECKING:
+    from ._models import DataSource
 
 __all__ = [
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
     "CREATED_DURING_CALL_TOLERANCE_S",
+    "LOOKUP_ATTEMPTS",
+    "LOOKUP_SHARE",
     "RETRY_RULES",
     "Decision",
     "Failure",
     "backoff_s",
     "classify_failure",
     "created_during_call",
+    "defer_lookups",
     "describe_failure",
+    "lookups_deferred",
+    "made_by_this_call",
     "may_have_acted",
     "parse_retry_after",
     "retry_after_of",
@@ -71,6 +91,15 @@ BACKOFF_CAP_S = 8.0
 #: time between the server stamping ``created_at`` and ``Date`` and small clock differences
 #: between the machines behind the API.
 CREATED_DURING_CALL_TOLERANCE_S = 2.0
+
+#: Attempts of the one lookup made after a create or delete ended in doubt (at most the client's
+#: ``max_attempts``): a separate, small budget, so a lost answer is settled, not guessed.
+LOOKUP_ATTEMPTS = 3
+#: The share of a create's or delete's deadline kept back for that lookup.
+LOOKUP_SHARE = 0.2
+
+logger = logging.getLogger("cmnb")
+_deferred: ContextVar[bool] = ContextVar("cmnb_lookups_deferred", default=False)
 
 
 class Failure(enum.Enum):
@@ -256,3 +285,44 @@ def _http_date(text: str) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return when.timestamp()
+
+
+def made_by_this_call(existing: DataSource, server_started_at: float | None) -> bool:
+    """Whether ``existing``, found holding the name after an ambiguous create, may be the source
+    this call made: created during the call (:func:`created_during_call`), or nothing to judge by.
+    """
+    if server_started_at is None or existing.created_at is None:
+        # Nothing to judge by: adopt, as the name was taken while we may have created it.
+        logger.debug(
+            "POST /data_sources: no server Date or created_at to date %s by; taking it as ours",
+            existing.uuid,
+        )
+        return True
+    if created_during_call(existing.created_at, server_started_at):
+        return True
+    logger.debug(
+        "POST /data_sources: %r is held by %s, created %s, before this call started "
+        "(server clock ~%s): not ours, the name was already taken",
+        existing.name,
+        existing.uuid,
+        format_timestamp(existing.created_at),
+        format_timestamp(datetime.datetime.fromtimestamp(server_started_at, datetime.timezone.utc)),
+    )
+    return False
+
+
+@contextlib.contextmanager
+def defer_lookups() -> Iterator[None]:
+    """Inside this block, a create or delete that ends in doubt raises at once (its error's
+    ``maybe_sent`` True) instead of looking the source up: the caller settles every doubt of a
+    run with one list call (create_many does)."""
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def lookups_deferred() -> bool:
+    """True inside :func:`defer_lookups` on this thread."""
+    return _deferred.get()

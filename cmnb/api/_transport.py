@@ -44,7 +44,7 @@ from ._retries import (
 )
 from ._secret import Secret
 
-__all__ = ["Reply", "Transport", "retries_stop_when"]
+__all__ = ["Reply", "Stopped", "Transport", "retries_stop_when"]
 
 logger = logging.getLogger("cmnb")
 
@@ -53,6 +53,10 @@ logger = logging.getLogger("cmnb")
 #: limit waits (within its call's deadline) for another's request to finish.
 MAX_CONNECTIONS = 20
 POOL_MAXSIZE = MAX_CONNECTIONS
+#: How often a thread waiting for a connection slot checks for a stop (Ctrl-C).
+_STOP_POLL_S = 0.05
+#: Methods that change the account: their error answers may leave the outcome in doubt.
+_CHANGES = frozenset({"POST", "DELETE"})
 REDACTED_AUTH = "Basic ********"
 USER_AGENT = f"cmnb/{__version__} python-requests/{requests.__version__}"
 
@@ -62,17 +66,22 @@ _stop_retrying: ContextVar[threading.Event | None] = ContextVar("cmnb_stop_retry
 
 @contextlib.contextmanager
 def retries_stop_when(event: threading.Event) -> Iterator[None]:
-    """Inside this block, a call on this thread makes no new attempt once ``event`` is set.
+    """Inside this block, a call on this thread sends nothing more once ``event`` is set.
 
-    Bulk runs use it on their worker threads: after Ctrl-C, a request in flight finishes its
-    current attempt and then gives up (with that attempt's answer or failure) instead of
-    retrying until the deadline.
+    Bulk runs use it on their worker threads: after Ctrl-C, a request already on the wire
+    finishes its current attempt and then gives up (with that attempt's answer or failure)
+    instead of retrying until the deadline; a request still waiting for a connection slot, for
+    the pacer or for a retry gives up at once, unsent (:class:`Stopped` if nothing was sent).
     """
     token = _stop_retrying.set(event)
     try:
         yield
     finally:
         _stop_retrying.reset(token)
+
+
+class Stopped(TransportError):
+    """A call stopped (see :func:`retries_stop_when`) before any of its attempts was sent."""
 
 
 @dataclass(frozen=True)
@@ -119,8 +128,9 @@ class Reply:
         """The :class:`APIError` subclass for this (error) status, keeping the server's words.
 
         ``name`` is the data source name the call was about (for the duplicate-name message).
+        For a create or delete, ``maybe_sent`` says whether the server may have acted anyway.
         """
-        return error_from_response(
+        error = error_from_response(
             self.status,
             self.body,
             method=self.method,
@@ -128,6 +138,11 @@ class Reply:
             name=name,
             retry_after_s=self.retry_after_s,
         )
+        error.maybe_sent = self.method in _CHANGES and (
+            self.after_ambiguous or may_have_acted(self.status)
+        )
+        error.server_started_at = self.server_started_at
+        return error
 
 
 def _earliest(known: float | None, headers: Mapping[str, str], elapsed_s: float) -> float | None:
@@ -182,8 +197,10 @@ class _Call:
     params: Mapping[str, str] | None
     json: Any
     started: float
+    deadline_s: float
     deadline: float
-    attempt: int = 0
+    max_attempts: int
+    attempt: int = 0  # attempts sent so far
     after_ambiguous: bool = False
     server_started_at: float | None = None
     reply: Reply | None = None
@@ -285,14 +302,19 @@ class Transport:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        deadline_s: float | None = None,
+        max_attempts: int | None = None,
     ) -> Reply:
         """Send one call, retrying by the :mod:`~cmnb.retries` rules; return the final HTTP answer.
 
         An error status is returned, not raised (see :meth:`Reply.error`). A ``Retry-After``
         longer than the time left before the deadline ends the call at once with that answer.
-        Raises :class:`TransportError` when the last attempt got no HTTP answer.
+        ``deadline_s`` and ``max_attempts`` replace the transport's own for this call.
+        Raises :class:`TransportError` when the last attempt got no HTTP answer, and
+        :class:`Stopped` when a stop (:func:`retries_stop_when`) came before anything was sent.
         """
         url, started = self.url(path), self._clock()
+        budget_s = self.deadline_s if deadline_s is None else deadline_s
         call = _Call(
             method=method.upper(),
             url=url,
@@ -300,7 +322,9 @@ class Transport:
             params=params,
             json=json,
             started=started,
-            deadline=started + self.deadline_s,
+            deadline_s=budget_s,
+            deadline=started + budget_s,
+            max_attempts=self.max_attempts if max_attempts is None else max_attempts,
         )
         try:
             while True:
@@ -316,33 +340,69 @@ class Transport:
     def _attempt(self, call: _Call) -> Failure | int:
         """Take a connection slot and the pacer's turn, then send: the attempt's outcome.
 
-        Raises :class:`_GiveUp` when the deadline passes before the request could be sent.
+        Raises :class:`_GiveUp` when the deadline passes or a stop comes before it is sent.
         """
-        call.attempt += 1
         late = self._too_late(call)
         # The slot comes before the pacer, so a request starts when the pacer says it may.
-        if not self._slots.acquire(timeout=max(0.0, call.deadline - self._clock())):
-            raise _GiveUp("", late)
+        if not self._take_slot(call):
+            raise self._unsent(call, late)
         try:
-            if self.pacer is not None:
-                self.pacer.acquire()
+            stop = _stop_retrying.get()
+            if self.pacer is not None and self.pacer.acquire(stop=stop) is None:
+                raise self._unsent(call, late)
             remaining = call.deadline - self._clock()
             if remaining <= 0:  # the pacer's wait used up the rest of the deadline
                 raise _GiveUp("", late)
+            if self._stopped():  # the last moment at which a stop still means "not sent"
+                raise self._unsent(call, late)
             connect_s, read_s = self.timeout
             return self._send(call, (min(connect_s, remaining), min(read_s, remaining)))
         finally:
             self._slots.release()
 
+    def _take_slot(self, call: _Call) -> bool:
+        """Wait for one of the :data:`MAX_CONNECTIONS` slots, within the call's deadline.
+
+        False when the deadline passed or a stop came first (the wait ends at once on a stop).
+        """
+        budget_s = max(0.0, call.deadline - self._clock())
+        stop = _stop_retrying.get()
+        if stop is None:
+            return self._slots.acquire(timeout=budget_s)
+        # A semaphore cannot be woken by an event: wait in short slices, checking the stop.
+        ends_at = time.monotonic() + budget_s
+        while not stop.is_set():
+            slice_s = min(_STOP_POLL_S, max(0.0, ends_at - time.monotonic()))
+            if self._slots.acquire(timeout=slice_s):
+                if not stop.is_set():
+                    return True
+                self._slots.release()
+                return False
+            if time.monotonic() >= ends_at:
+                return False
+        return False
+
+    def _unsent(self, call: _Call, late: TransportError) -> _GiveUp:
+        """Give up on an attempt that could not be sent: stopped, or out of time."""
+        if not self._stopped():
+            return _GiveUp("", late)
+        stopped = Stopped(
+            f"{call.method} {call.url}: stopped before the request was sent",
+            method=call.method,
+            path=call.path,
+        )
+        return _GiveUp(f"stopped after {_attempts(call.attempt)}", stopped)
+
     def _send(self, call: _Call, timeout: tuple[float, float]) -> Failure | int:
         """Send the request once; record its answer or failure on ``call``; return the outcome."""
         method, url = call.method, call.url
+        call.attempt += 1
         logger.debug(
             "%s %s attempt %d/%d params=%s json=%s headers=%s",
             method,
             url,
             call.attempt,
-            self.max_attempts,
+            call.max_attempts,
             dict(call.params or {}),
             call.json,
             self.redacted_headers(with_body=call.json is not None),
@@ -408,7 +468,7 @@ class Transport:
         if retry_decision(call.method, outcome) is Decision.STOP:
             raise _GiveUp("")
         tried = _attempts(call.attempt)
-        if call.attempt >= self.max_attempts:
+        if call.attempt >= call.max_attempts:
             raise _GiveUp(f"gave up after {tried}")
         server_wait = call.reply.retry_after_s if call.reply is not None else None
         wait_s = server_wait if server_wait is not None else self.backoff_s(call.attempt)
@@ -422,7 +482,7 @@ class Transport:
                 left_s,
             )
             raise _GiveUp(
-                f"gave up after {tried}: the {self.deadline_s:g} s deadline "
+                f"gave up after {tried}: the {call.deadline_s:g} s deadline "
                 "would pass before the next one"
             )
         if self._stopped():
@@ -459,7 +519,7 @@ class Transport:
 
     def _too_late(self, call: _Call) -> TransportError:
         return TransportError(
-            f"{call.method} {call.url}: the {self.deadline_s:g} s deadline passed before "
+            f"{call.method} {call.url}: the {call.deadline_s:g} s deadline passed before "
             "the request could be sent",
             method=call.method,
             path=call.path,
@@ -472,10 +532,14 @@ class Transport:
         message), else ``fallback`` (the request could not be sent at all)."""
         if call.reply is not None:
             return call.reply
-        failure = call.failure or fallback
-        assert failure is not None
-        if why:
-            failure.args = (f"{failure.args[0]} ({why})",)
+        if call.failure is not None:
+            failure = call.failure
+            if why:
+                failure.args = (f"{failure.args[0]} ({why})",)
+        else:
+            assert fallback is not None
+            failure = fallback
+        failure.server_started_at = call.server_started_at
         raise failure
 
     def close(self) -> None:

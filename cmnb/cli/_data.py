@@ -23,6 +23,7 @@ from ._context import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     Context,
     UsageError,
     exit_code_for,
@@ -98,7 +99,9 @@ def _delimiter(text: str, column: str) -> str:
 
 
 def run_create(ctx: Context) -> int:
-    """``cmnb create``: one ``created``/``existing``/``failed``/``skipped`` line per name."""
+    """``cmnb create``: one ``created``/``existing``/``failed``/``unknown``/``skipped`` line per
+    name. Exit code: the first failure's, else :data:`EXIT_UNAVAILABLE` when some names are
+    ``unknown`` (not failed: whether they exist could not be found out), else 0."""
     args = ctx.args
     names: list[str] = list(args.names)
     if args.column is not None and args.from_csv is None:
@@ -124,9 +127,9 @@ def run_create(ctx: Context) -> int:
         return EXIT_INTERRUPTED
     _report(ctx, result)
     first_failure = next((o for o in result if o.outcome == "failed"), None)
-    if first_failure is None:
-        return EXIT_OK
-    return exit_code_for(first_failure.error) if first_failure.error else EXIT_FAILED
+    if first_failure is not None:
+        return exit_code_for(first_failure.error) if first_failure.error else EXIT_FAILED
+    return EXIT_UNAVAILABLE if result.unknown else EXIT_OK
 
 
 def outcome_line(outcome: BulkOutcome) -> str:
@@ -157,8 +160,24 @@ def _report(ctx: Context, result: BulkResult) -> None:
         ctx.say(f"{_more(same_again)} failed with the same error.")
     if untold:
         ctx.say(f"{_more(untold)} failed (stdout has a line for each).")
+    _report_unknown(ctx, result)
     if len(result) > 1:
         ctx.say(result.summary())
+
+
+def _report_unknown(ctx: Context, result: BulkResult) -> None:
+    """One stderr line for the names whose outcome is unknown (their answers were lost and the
+    lookup that would tell failed too): not failed, so they are said apart, with how to check."""
+    unknown = result.unknown
+    if not unknown:
+        return
+    names = ", ".join(one_line(repr(o.name)) for o in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    which = "it" if len(unknown) == 1 else "they"
+    ctx.say(
+        f"unknown {names}{more}: the answer was lost and the lookup that would tell failed too, "
+        f"so {which} may or may not exist (see cmnb list). Pass --ensure before trying again."
+    )
 
 
 def _more(count: int) -> str:

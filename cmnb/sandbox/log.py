@@ -21,7 +21,9 @@ REDACTED = "********"
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request as the sandbox saw it. ``headers`` has Authorization redacted; ``status`` is
-    ``None`` when a fault reset the connection; ``fault`` is the spec of the fault that fired."""
+    ``None`` when a fault reset the connection; ``fault`` is the spec of the fault that fired;
+    ``received_at`` is when its request line arrived (``time.monotonic()``; entries are kept in
+    the order they were answered)."""
 
     method: str
     path: str
@@ -30,6 +32,7 @@ class LoggedRequest:
     body: Any
     status: int | None
     fault: str | None = None
+    received_at: float = 0.0
 
 
 class RequestLog:
@@ -53,6 +56,7 @@ class RequestLog:
         body: bytes,
         status: int | None,
         fault: str | None,
+        received_at: float = 0.0,
     ) -> LoggedRequest:
         """Keep one request (``target`` is the raw path with its query) and log it at DEBUG."""
         parts = urlsplit(target)
@@ -74,7 +78,14 @@ class RequestLog:
             for key, values in parse_qs(parts.query, keep_blank_values=True).items()
         }
         entry = LoggedRequest(
-            method, self.scrub(parts.path), query, shown_headers, shown_body, status, fault
+            method,
+            self.scrub(parts.path),
+            query,
+            shown_headers,
+            shown_body,
+            status,
+            fault,
+            received_at,
         )
         with self._lock:
             self._entries.append(entry)

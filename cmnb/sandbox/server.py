@@ -21,6 +21,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -149,6 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         app = self.server.app
+        self._received_at = time.monotonic()
         self._body = b""  # the handler lives as long as the keep-alive connection
         if not app.gate.enter():
             with contextlib.suppress(ValueError):
@@ -318,6 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
             getattr(self, "_body", b""),
             status,
             fault.spec() if fault else None,
+            getattr(self, "_received_at", 0.0),
         )
 
 
