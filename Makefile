@@ -93,9 +93,9 @@ unit: $(VENV)/.installed-test
 lab: $(VENV)/.installed-notebook
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/01-create-a-source.ipynb
 
-## make app: the form alone, served by Voilà.
+## make app: the form alone, served by Voilà behind a token (cmnb app prints the URL).
 app: $(VENV)/.installed-notebook
-	$(BIN)/voila notebooks/app.ipynb
+	$(BIN)/cmnb app
 
 ## make screenshots: docs/form.png and docs/form-dark.png (the README's), taken by the browser test.
 screenshots: $(VENV)/.installed-test chromium

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import responses
@@ -31,7 +30,6 @@ import cmnb
 from cmnb.api._bulk import BulkInterrupted, BulkOutcome, BulkResult
 from cmnb.api._client import DataSources
 from cmnb.api._models import DataSource
-from cmnb.cli import _serve as cli_serve
 from cmnb.cli import main
 from cmnb.errors import TransportError
 
@@ -1025,105 +1023,6 @@ def test_sandbox_command_on_a_taken_port_exits_3(cli: Callable[..., Run]) -> Non
         result = cli("sandbox", "--port", str(taken.getsockname()[1]))
     assert result.code == 3
     assert "Cannot start the sandbox on port" in result.err
-
-
-def test_app_without_voila_says_how_to_install_it(
-    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = cli_serve.importlib.util.find_spec
-    monkeypatch.setattr(
-        cli_serve.importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "voila" else real(name, *a),
-    )
-    result = cli("app")
-    assert result.code == 3
-    assert result.messages == [
-        "cmnb: Configuration problem: `cmnb app` needs Voilà, which is not installed: "
-        "pip install 'cmnb[notebook]'."
-    ]
-
-
-needs_voila = pytest.mark.skipif(
-    importlib.util.find_spec("voila") is None, reason="voila is not installed (the notebook extra)"
-)
-
-
-@needs_voila
-def test_app_without_the_notebook(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_serve, "APP_NOTEBOOK", Path("notebooks") / "missing.ipynb")
-    assert "pass --notebook PATH" in cli("app").err
-    assert cli("app", "--notebook", "nowhere.ipynb").code == 3
-
-
-class FakePopen:
-    calls: ClassVar[list[tuple[list[str], dict[str, str]]]] = []
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        FakePopen.calls.append((command, env))
-
-    def wait(self, timeout: float | None = None) -> int:
-        return 0
-
-
-@needs_voila
-def test_app_runs_voila_on_the_notebook(
-    cli: Callable[..., Run],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    canary: str,
-) -> None:
-    notebook = tmp_path / "app.ipynb"
-    notebook.write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(cli_serve.subprocess, "Popen", FakePopen)
-    monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
-    FakePopen.calls.clear()
-    argv = ["app", "--notebook", str(notebook), "--port", "8866", "--no-browser"]
-    assert cli(*argv, "--sandbox").code == 0
-    assert cli(*argv, "--base-url", "http://127.0.0.1:8765").code == 0
-    (forced, command_env), (_, pointed_env) = FakePopen.calls
-    assert forced == [
-        sys.executable,
-        "-m",
-        "voila",
-        str(notebook),
-        "--port",
-        "8866",
-        "--no-browser",
-    ]
-    assert "CHARTMOGUL_API_KEY" not in command_env
-    assert pointed_env["CHARTMOGUL_BASE_URL"] == "http://127.0.0.1:8765"
-
-
-@needs_voila
-def test_app_stops_voila_on_ctrl_c(
-    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    events: list[str] = []
-
-    class Interrupted(FakePopen):
-        def wait(self, timeout: float | None = None) -> int:
-            if not events:
-                events.append("ctrl-c")
-                raise KeyboardInterrupt
-            events.append("waited")
-            return -15
-
-        def terminate(self) -> None:
-            events.append("terminate")
-
-    notebook = tmp_path / "app.ipynb"
-    notebook.write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(cli_serve.subprocess, "Popen", Interrupted)
-    assert cli("app", "--notebook", str(notebook)).code == 0
-    assert events == ["ctrl-c", "terminate", "waited"]
-
-
-def test_app_finds_the_repository_notebook() -> None:
-    repo_notebook = Path(cmnb.__file__).resolve().parent.parent / "notebooks" / "app.ipynb"
-    if not repo_notebook.is_file():
-        pytest.skip("notebooks/app.ipynb is not in this checkout yet")
-    assert cli_serve.find_notebook() == repo_notebook
 
 
 # --- real processes --------------------------------------------------------------------------

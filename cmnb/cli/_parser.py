@@ -15,6 +15,7 @@ from typing import Protocol
 
 from .._version import __version__
 from ..api._models import BLOCKS, block_flag
+from . import _app as cli_app
 from . import _data as cli_data
 from . import _serve as cli_serve
 
@@ -238,8 +239,20 @@ def _sandbox(add: _AddCommand) -> None:
 
 
 def _app(add: _AddCommand) -> None:
-    app = add("app", "serve the form notebook (notebooks/app.ipynb) with Voilà")
-    app.add_argument("--port", type=_int_between(1, 65535), help="Voilà's port")
+    app = add("app", "serve the form (a notebook shipped with cmnb) with Voilà, behind a token")
+    app.add_argument(
+        "--port",
+        type=_int_between(1, 65535),
+        help="Voilà's port (default: the first free one from 8866)",
+    )
+    app.add_argument(
+        "--ip", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    app.add_argument(
+        "--no-token",
+        action="store_true",
+        help="no token in the URL: loopback addresses only (any local user could open the form)",
+    )
     app.add_argument("--no-browser", action="store_true", help="do not open a browser")
     app.add_argument("--notebook", metavar="PATH", help="serve this notebook instead")
-    app.set_defaults(run=cli_serve.run_app)
+    app.set_defaults(run=cli_app.run_app)
