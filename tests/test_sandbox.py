@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import cmnb
 from cmnb.sandbox import Sandbox
 
 UUID = re.compile(r"^ds_[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -517,6 +518,101 @@ def test_state_survives_a_crash_mid_write_and_its_leftovers_are_removed(tmp_path
         assert names == [f"n{i}" for i in range(len(names))]  # whole, in order, nothing lost
         assert box.client().data_sources.create(f"n{len(names)}").name == f"n{len(names)}"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json-x.tmp", "sandbox.json"]
+
+
+def _unwritable(state: Path) -> None:
+    """Make the state file unwritable even for root: a non-empty directory where it belongs
+    (``os.replace`` of the new state onto it fails, like a read-only directory or full disk)."""
+    state.unlink(missing_ok=True)
+    state.mkdir()
+    (state / "keep").write_text("")
+
+
+def test_a_failed_write_undoes_a_create_and_answers_500(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    with Sandbox(seed=5, path=state, sources=[{"name": "Before"}]) as box:
+        session = requests.Session()
+        session.auth = (box.api_key, "")
+        create(session, box, "Written")
+        written = [ds["name"] for ds in box.sources()]
+        saved = state.read_bytes()
+        _unwritable(state)
+        answer = create(session, box, "Unwritten")
+        assert answer.status_code == 500  # an answer, not a dropped connection
+        assert "could not write its state file" in answer.json()["error"]
+        assert [ds["name"] for ds in box.sources()] == written  # memory as before
+        assert box.requests[-1].status == 500
+        # The same name is free, and the next write that works takes it
+        (state / "keep").unlink()
+        state.rmdir()
+        state.write_bytes(saved)
+        again = create(session, box, "Unwritten")
+        assert again.status_code == 201
+        session.close()
+    with Sandbox(seed=5, sources=[{"name": "Before"}]) as control:  # never failed
+        control.add_source("Written")
+        # The seeded uuid and clock were rolled back too: the same source as without the failure
+        assert control.add_source("Unwritten")["uuid"] == again.json()["uuid"]
+    with Sandbox(path=state) as reloaded:  # the file and memory agree
+        assert [ds["name"] for ds in reloaded.sources()] == [*written, "Unwritten"]
+
+
+def test_a_failed_write_undoes_a_delete_and_answers_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "sandbox.json"
+    with Sandbox(path=state, sources=[{"name": "A"}, {"name": "B"}]) as box:
+        box.add_source("C")  # the file is written at the first change
+        before = box.sources()
+
+        def disk_full(fd: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr("cmnb.sandbox.store.os.fsync", disk_full)
+        session = requests.Session()
+        session.auth = (box.api_key, "")
+        answer = session.delete(f"{box.url}/data_sources/{before[1]['uuid']}")
+        assert answer.status_code == 500
+        assert box.sources() == before  # B is still there, still second
+        assert json.loads(state.read_text())["sources"] == before
+        assert [p.name for p in tmp_path.iterdir()] == ["sandbox.json"]  # no temporary left
+        monkeypatch.undo()
+        assert session.delete(f"{box.url}/data_sources/{before[1]['uuid']}").status_code == 204
+        session.close()
+    with Sandbox(path=state) as reloaded:
+        assert [ds["name"] for ds in reloaded.sources()] == ["A", "C"]
+
+
+def test_a_client_is_told_a_create_refused_by_the_disk_was_not_created(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    with Sandbox(path=state, sources=[{"name": "Before"}]) as box:
+        _unwritable(state)
+        with (
+            box.client(max_attempts=2, _sleep=lambda s: None) as client,
+            pytest.raises(cmnb.ServerError) as caught,
+        ):
+            client.data_sources.create("Lost to the disk")
+        assert caught.value.status == 500 and caught.value.maybe_sent is False
+        assert "It was not created" in str(caught.value)
+        assert [ds["name"] for ds in box.sources()] == ["Before"]
+        assert [(r.method, r.status) for r in box.requests] == [
+            ("POST", 500),
+            ("POST", 500),
+            ("GET", 200),
+        ]
+
+
+def test_add_source_and_reset_raise_the_write_error_and_change_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    with Sandbox(path=state, sources=[{"name": "Before"}]) as box:
+        box.add_source("Second")
+        before = box.sources()
+        _unwritable(state)
+        with pytest.raises(OSError):
+            box.add_source("Third")
+        with pytest.raises(OSError):
+            box.reset()
+        assert box.sources() == before
 
 
 def test_a_file_that_is_not_sandbox_state_is_refused(tmp_path: Path) -> None:

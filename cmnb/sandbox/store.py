@@ -11,25 +11,29 @@ fixed clock that advances by a seeded step per new source; :meth:`Store.now` (th
 ``Date`` header) reads that same clock, so ``Date`` and ``created_at`` always agree.
 With ``path`` every change is written atomically (temporary file + ``os.replace``) and the state
 is loaded back on the next start; a process killed mid-write leaves the last whole state, and
-its temporary file is removed then.
+its temporary file is removed then. Memory never runs ahead of the file: a change counts only
+once it is written, and a failed write (a full disk, a read-only directory) undoes it in memory
+and answers 500 (:data:`WRITE_FAILED`) instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import glob
 import json
+import logging
 import os
 import random
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..api._models import format_timestamp, parse_timestamp
+from .timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["FLAGS", "Refusal", "Store"]
 
@@ -62,6 +66,11 @@ def missing(param: str) -> Refusal:
 NAME_REQUIRED = {"errors": {"name": "A name is required for each data source."}}
 NAME_TAKEN = {"errors": {"name": "Has already been taken."}}
 NOT_FOUND = {"error": "Data source not found"}
+#: The sandbox's own trouble (not a recorded API answer): its state file could not be written,
+#: so the change was undone and nothing counts.
+WRITE_FAILED = {"error": "The sandbox could not write its state file; nothing was changed."}
+
+logger = logging.getLogger("cmnb.sandbox")
 
 
 def _default_blocks(system: str) -> dict[str, Any]:
@@ -119,12 +128,11 @@ class Store:
         name = payload["name"]
         if not isinstance(name, str) or not name.strip():
             raise Refusal(422, NAME_REQUIRED)
-        with self._lock:
+        with self._lock, self._written(answer=True):
             if name in self._by_name:
                 raise Refusal(422, NAME_TAKEN)
             record = self._insert(name, system="Custom", status="idle")
-            self._save()
-            return _render(record, ())
+        return _render(record, ())
 
     def query(
         self, *, name: str | None = None, system: str | None = None, flags: Iterable[str] = ()
@@ -149,12 +157,11 @@ class Store:
 
     def delete(self, source_uuid: str) -> None:
         """DELETE /data_sources/{uuid}: gone at once; the 404 :class:`Refusal` when unknown."""
-        with self._lock:
+        with self._lock, self._written(answer=True):
             record = self._records.pop(source_uuid, None)
             if record is None:
                 raise Refusal(404, NOT_FOUND)
             del self._by_name[record["name"]]
-            self._save()
 
     # -- direct access for users and tests -----------------------------------------------
 
@@ -163,7 +170,7 @@ class Store:
         name = source.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a sandbox source needs a non-blank text name")
-        with self._lock:
+        with self._lock, self._written():
             if name in self._by_name:
                 raise ValueError(f"a data source named {name!r} already exists")
             record = self._insert(
@@ -172,8 +179,7 @@ class Store:
                 status=str(source.get("status") or "idle"),
                 given=source,
             )
-            self._save()
-            return _render(record, tuple(FLAGS))
+        return _render(record, tuple(FLAGS))
 
     def sources(self) -> list[dict[str, Any]]:
         """Every source with all its blocks, in creation order (copies)."""
@@ -181,13 +187,11 @@ class Store:
 
     def reset(self) -> None:
         """Back to the initial state: the ``sources`` given at construction, the clock restarted."""
-        with self._lock:
-            self._records.clear()
-            self._by_name.clear()
+        with self._lock, self._written():
+            self._records, self._by_name = {}, {}
             self._counter = 0
             self._clock = _EPOCH
             self._apply_initial()
-            self._save()
 
     def now(self) -> datetime:
         """The server's clock: the fixed clock with ``seed`` (it stands still between new
@@ -200,6 +204,31 @@ class Store:
             return len(self._records)
 
     # -- internals -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _written(self, *, answer: bool = False) -> Iterator[None]:
+        """One change of the state, kept only once it is in the file (with ``path``).
+
+        Hold the lock around it. If the block raises, or the write fails, memory is put back as
+        it was: the change never counts. A failed write raises the ``OSError``, or with
+        ``answer=True`` (an API call) the 500 :class:`Refusal` the server then sends.
+        """
+        if self._path is None:
+            yield
+            return
+        before = (dict(self._records), dict(self._by_name), self._counter, self._clock)
+        try:
+            yield
+            self._save()
+        except BaseException as exc:
+            # Only new dicts are made and records are never edited in place: shallow is enough.
+            self._records, self._by_name, self._counter, self._clock = before
+            if answer and isinstance(exc, OSError):
+                logger.warning(
+                    "sandbox state file %s not written (%s): change undone", self._path, exc
+                )
+                raise Refusal(500, WRITE_FAILED) from exc
+            raise
 
     def _apply_initial(self) -> None:
         for source in self._initial:
