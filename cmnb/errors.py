@@ -5,6 +5,7 @@
     CmnbError                      anything cmnb raises on purpose
     ├── ConfigError                no key, a bad base URL, a bad setting
     ├── InputError                 refused before sending: bad name, bad uuid (nothing was sent)
+    ├── ConfirmationError          a plan's deletes not confirmed by their count (nothing sent)
     ├── TransportError             no HTTP answer: connection refused/reset, timeout, deadline
     └── APIError                   the server answered with an error status
         ├── BadRequestError        400  e.g. 'Parameter "name" is missing'
@@ -25,6 +26,7 @@ No error ever holds request headers, so the API key cannot leak through one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ __all__ = [
     "BadRequestError",
     "CmnbError",
     "ConfigError",
+    "ConfirmationError",
     "DuplicateNameError",
     "ForbiddenError",
     "InputError",
@@ -57,11 +60,35 @@ class ConfigError(CmnbError):
 
 
 class InputError(CmnbError, ValueError):
-    """Input refused before anything was sent. ``field`` names what was wrong."""
+    """Input refused before anything was sent. ``field`` names what was wrong.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    ``problems`` lists every refused row of a many-row input as ``(where, reason)`` pairs, e.g.
+    ``("line 3", "The name is blank (only whitespace).")``; empty for a single value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.problems: list[tuple[str, str]] = list(problems)
+
+
+class ConfirmationError(CmnbError):
+    """A destructive step was not confirmed, or confirmed with the wrong count; nothing was sent.
+
+    ``expected`` is the confirmation that lets it go ahead (the number of deletes); ``given``
+    is what was passed.
+    """
+
+    def __init__(self, message: str, *, expected: int, given: object = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.given = given
 
 
 class TransportError(CmnbError):

@@ -26,6 +26,8 @@ def name_problem(name: Any) -> str | None:
     stripped = name.strip()
     if not stripped:
         return "The name is empty." if not name else "The name is blank (only whitespace)."
+    if stripped.isprintable():  # the usual case, checked in C: no control, no surrogate
+        return None
     for char in stripped:
         category = unicodedata.category(char)
         if category == "Cc":
