@@ -43,6 +43,7 @@ from ._validation import check_name, check_uuid
 
 if TYPE_CHECKING:
     from ._bulk import BulkResult, ProgressCallback
+    from ._plan import Desired, Plan
 
 __all__ = ["Client", "DataSources", "DryRun"]
 
@@ -324,6 +325,17 @@ class DataSources:
         from . import _bulk as bulk  # the bulk layer is loaded only by those who use it
 
         return bulk.create_many(self, names, mode=mode, concurrency=concurrency, progress=progress)
+
+    def plan(self, desired: Desired, *, prune: bool = False) -> Plan:
+        """The steps that make the account hold ``desired``; one list call, nothing written.
+
+        ``desired``: names, ``DataSource``s, a DataFrame/Series/``DataSourceTable`` with names,
+        or a .csv/.tsv/.txt path. ``plan.apply()`` carries it out. See :func:`cmnb.api._plan.plan`
+        (what it raises, too).
+        """
+        from . import _plan  # loaded only by those who plan
+
+        return _plan.plan(self, desired, prune=prune)
 
     def _find(self, name: str, *, lookup: bool = False) -> DataSource | None:
         """The source named exactly ``name``, or None. ``lookup``: the one lookup after a lost
