@@ -17,7 +17,7 @@ import pytest
 # benchmarks/ is not an installed package; the test run's cwd is a temporary directory.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import create, importtime, listing, run
+from benchmarks import create, importtime, listing, plan, run
 from benchmarks.harness import RATIO_LINE, ratio_line, table
 
 
@@ -87,6 +87,25 @@ def test_listing_benchmark_refuses_contenders_that_disagree(
     monkeypatch.setattr(listing.Contenders, "raw", lambda self: real(self).iloc[::-1].head(29))
     with pytest.raises(RuntimeError, match="raw listed 29 sources instead of 30"):
         listing.measure("inproc", 30, 1)
+
+
+def test_plan_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--n", "40", "--rounds", "1", "--modes", "inproc"]) == 0
+    out = capsys.readouterr().out
+    assert set(ratios(out)) == {"plan.inproc.plan_over_list_frame"}
+    assert "list+frame" in out and "plan+frame" in out  # the figure it is measured against
+
+
+def test_plan_benchmark_refuses_a_wrong_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        plan,
+        "_contenders",
+        lambda client, names: {
+            "plan": lambda: client.data_sources.plan(names[:-1], prune=True),
+        },
+    )
+    with pytest.raises(RuntimeError, match="the plan counts"):
+        plan.measure("inproc", 40, 1)
 
 
 def test_importtime_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
