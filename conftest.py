@@ -56,6 +56,7 @@ def _docs_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the no-key CLI's sandbox
     sandbox = cmnb.Sandbox(seed=DOCS_SEED, sources=DOCS_SOURCES).start()
     monkeypatch.setattr(connection, "_embedded", sandbox)
     monkeypatch.setattr(connection, "_noticed", False)

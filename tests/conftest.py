@@ -18,7 +18,9 @@ CANARY = "cmnb_canary_9f2c7e41d0b84a6f"
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test sees the developer's real key, base URL or .env file."""
+    """No test sees the developer's real key, base URL, .env file or data directory (where the
+    no-key CLI keeps its sandbox)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("CHARTMOGUL_API_KEY", raising=False)
     monkeypatch.delenv("CHARTMOGUL_BASE_URL", raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -43,7 +43,7 @@ SEED = {
     "created_at": "2023-01-10T15:34:05.918Z",
     "status": "idle",
 }
-NO_KEY = "no API key configured — using the embedded sandbox"
+NO_KEY = "no API key configured — using the local sandbox"
 FORCED = "--sandbox — using the embedded sandbox"
 
 
@@ -737,16 +737,72 @@ def test_ctrl_c_exits_130(run: Callable[..., Run], monkeypatch: pytest.MonkeyPat
 # --- where the key and the server come from --------------------------------------------------
 
 
-def test_no_key_uses_a_fresh_embedded_sandbox_each_run_and_says_so(
+def shared_state() -> Path:
+    """Where the no-key commands keep their sandbox (tests/conftest.py points XDG_DATA_HOME at
+    a temporary folder of each test's own)."""
+    return Path(os.environ["XDG_DATA_HOME"]) / "cmnb" / "sandbox.json"
+
+
+def test_no_key_commands_share_one_sandbox_kept_in_the_data_directory(
     cli: Callable[..., Run],
 ) -> None:
-    created = cli("create", "Only this run")
+    created = cli("create", "Kept between runs")
     assert created.code == 0
-    assert created.messages[0].startswith(f"cmnb: {NO_KEY} (nothing leaves this machine")
-    assert "cmnb sandbox --path FILE" in created.messages[0]
+    notice = created.messages[0]
+    assert notice == (
+        f"cmnb: {NO_KEY} kept in {shared_state()} (nothing leaves this machine; every cmnb "
+        "command without a key shares it; `cmnb sandbox reset` empties it)."
+    )
+    listed = cli("list")
+    assert listed.code == 0
+    assert "Kept between runs" in listed.out
+    assert listed.messages == [notice, "cmnb: 1 data source"]  # the file is named once
+    assert [s["name"] for s in json.loads(shared_state().read_text())["sources"]] == [
+        "Kept between runs"
+    ]
+
+
+def test_sandbox_flag_still_means_a_fresh_throwaway_sandbox(cli: Callable[..., Run]) -> None:
+    assert cli("create", "In the shared one").code == 0
+    forced = cli("--sandbox", "list")
+    assert (forced.code, forced.out) == (0, "")
+    assert forced.messages[0].startswith(f"cmnb: {FORCED}")
+    assert cli("--sandbox", "create", "Throwaway").code == 0
+    assert "Throwaway" not in cli("list").out
+
+
+def test_sandbox_reset_empties_the_shared_sandbox(cli: Callable[..., Run]) -> None:
+    assert cli("create", "One").code == 0
+    assert cli("create", "Two").code == 0
+    reset = cli("sandbox", "reset")
+    assert reset.code == 0
+    assert reset.messages == [
+        f"cmnb: the sandbox in {shared_state()} is empty (2 sources removed)."
+    ]
     listed = cli("list")
     assert (listed.code, listed.out) == (0, "")
-    assert listed.messages == [created.messages[0], "cmnb: No data sources yet."]
+
+
+def test_a_shared_state_file_that_is_not_one_is_refused_and_reset_mends_it(
+    cli: Callable[..., Run],
+) -> None:
+    shared_state().parent.mkdir(parents=True)
+    shared_state().write_text("not json", encoding="utf-8")
+    broken = cli("list")
+    assert broken.code == 3
+    assert "`cmnb sandbox reset` starts it afresh" in broken.err
+    assert cli("sandbox", "reset").code == 0
+    assert cli("create", "Fresh").code == 0
+
+
+def test_sandbox_shared_serves_the_shared_state_file(
+    cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(cmnb.sandbox, "serve", lambda **kwargs: seen.update(kwargs))
+    assert cli("sandbox", "--shared", "--port", "0").code == 0
+    assert seen["path"] == shared_state()
+    assert cli("sandbox", "--shared", "--path", "x.json").code == 2  # one or the other
 
 
 def test_sandbox_flag_wins_over_a_configured_key(

@@ -33,6 +33,7 @@ from ..errors import (
     UnprocessableError,
 )
 from ..notebook._messages import describe_error
+from ._state import shared_state_file
 
 if TYPE_CHECKING:
     from ..api._client import Client
@@ -69,9 +70,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 REUSE_OPTION = "Pass --ensure"
 
 _NO_KEY_NOTICE = (
-    "no API key configured — using the embedded sandbox (nothing leaves this machine; it "
-    "starts empty and is gone when this command ends: for one that keeps its sources, run "
-    "`cmnb sandbox --path FILE` and pass --base-url)."
+    "no API key configured — using the local sandbox kept in {path} (nothing leaves this "
+    "machine; every cmnb command without a key shares it; `cmnb sandbox reset` empties it)."
 )
 _FORCED_NOTICE = (
     "--sandbox — using the embedded sandbox (nothing leaves this machine; it starts empty and "
@@ -185,23 +185,31 @@ class Context:
         if self.option("sandbox", False):
             if self.option("base_url") is not None:
                 raise UsageError("--sandbox and --base-url cannot be used together.")
-            return connect(sandbox=True, start_sandbox=self._throwaway_sandbox, **options)
+            return connect(sandbox=True, start_sandbox=self._start_sandbox, **options)
         # CHARTMOGUL_BASE_URL is passed on as if given with --base-url: to the CLI it names a
         # server, so with no key connect() refuses it instead of quietly using the sandbox.
         return connect(
             self.api_key(),
             base_url=self.base_url(),
-            start_sandbox=self._throwaway_sandbox,
+            start_sandbox=self._start_sandbox,
             **options,
         )
 
-    def _throwaway_sandbox(self, asked: bool) -> Sandbox:
-        # A sandbox per run rather than connect()'s process-wide one: every `cmnb` command is
-        # its own process anyway, and main() called twice from Python must not share state.
+    def _start_sandbox(self, asked: bool) -> Sandbox:
+        """The sandbox for this run: ``--sandbox`` asks for a throwaway one; with no key, the
+        one every no-key command shares, kept in the user's data directory (named once)."""
         from ..sandbox import Sandbox
 
-        self._sandbox = Sandbox().start()
-        self.say(_FORCED_NOTICE if asked else _NO_KEY_NOTICE)
+        if asked:
+            self._sandbox = Sandbox().start()
+            self.say(_FORCED_NOTICE)
+            return self._sandbox
+        path = shared_state_file()
+        try:
+            self._sandbox = Sandbox(path=path).start()
+        except ValueError as exc:  # the file is not a sandbox state file
+            raise ConfigError(f"{exc}. `cmnb sandbox reset` starts it afresh.") from None
+        self.say(_NO_KEY_NOTICE.format(path=path))
         return self._sandbox
 
     def close(self) -> None:

@@ -24,7 +24,9 @@ __all__ = ["build_parser"]
 _EPILOG = """\
 The API key is read from CHARTMOGUL_API_KEY (or a CHARTMOGUL_API_KEY=... line in ./.env), or
 from the variable named by --api-key-env; it is never taken on the command line. With no key,
-every command runs against an embedded sandbox that starts empty and says so on stderr.
+every command runs against a local sandbox kept in your data directory (shared by every such
+command, named on stderr; `cmnb sandbox reset` empties it); --sandbox gives one that starts
+empty and is gone when the command ends.
 
 exit codes: 0 ok · 1 declined at the prompt / unexpected error · 2 usage · 3 input or
 configuration (nothing sent, or HTTP 400/422) · 4 key refused (401/403) · 5 not found (404) or
@@ -217,7 +219,17 @@ def _delete(add: _AddCommand) -> None:
 
 
 def _sandbox(add: _AddCommand) -> None:
-    sandbox = add("sandbox", "run a standalone sandbox until Ctrl-C", connects=False)
+    sandbox = add(
+        "sandbox",
+        "run a standalone sandbox until Ctrl-C; `cmnb sandbox reset` empties the shared one",
+        connects=False,
+    )
+    sandbox.add_argument(
+        "action",
+        nargs="?",
+        choices=["reset"],
+        help="reset: empty the sandbox that no-key commands share, then exit",
+    )
     sandbox.add_argument(
         "--port",
         type=_int_between(0, 65535),
@@ -225,8 +237,14 @@ def _sandbox(add: _AddCommand) -> None:
         help="port on 127.0.0.1 (default 8765; 0: any free port)",
     )
     sandbox.add_argument("--seed", type=int, help="deterministic uuids, timestamps and key")
-    sandbox.add_argument(
+    kept = sandbox.add_mutually_exclusive_group()
+    kept.add_argument(
         "--path", metavar="FILE", help="keep the sources in this JSON file across restarts"
+    )
+    kept.add_argument(
+        "--shared",
+        action="store_true",
+        help="serve the sandbox that no-key commands share (their state file)",
     )
     sandbox.add_argument(
         "--fault",
