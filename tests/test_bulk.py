@@ -1075,3 +1075,19 @@ def test_a_second_ctrl_c_leaves_the_requests_on_the_wire_unknown(canary: str) ->
     assert [o.outcome for o in partial] == ["unknown", "unknown", "skipped", "skipped"]
     assert all(isinstance(o.error, TransportError) and o.error.maybe_sent for o in partial.unknown)
     assert elapsed < 2.0
+
+
+def test_repr_and_html_show_unknown_rows_and_the_note_of_a_lost_answer() -> None:
+    lost_error = TransportError("POST /v1/x: reset", method="POST", path="/v1/x", maybe_sent=True)
+    found = DataSource(uuid="ds_1", name="Found", created_at=CREATED_AT)
+    result = BulkResult(
+        [
+            BulkOutcome("Found", "created", source=found, index=0, note="Its answer was lost."),
+            BulkOutcome("Unsure", "unknown", error=lost_error, index=1),
+        ]
+    )
+    text = repr(result)
+    assert text.startswith("BulkResult(2 names: 1 created, 0 failed, 1 unknown)")
+    assert "unknown [1] 'Unsure': TransportError: POST /v1/x: reset" in text
+    page = result._repr_html_()
+    assert "Its answer was lost." in page and "<td>unknown</td>" in page

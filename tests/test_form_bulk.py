@@ -554,3 +554,45 @@ def test_outcomes_html_keeps_order_and_puts_problems_first_when_cut() -> None:
     assert outcomes_html(frame) == outcomes_html(frame)  # deterministic
     with pytest.raises(ValueError):
         outcomes_html(frame, max_rows=0)
+
+
+# -- issue 12: unknown outcomes --------------------------------------------------------------------
+
+
+def test_run_status_counts_unknown_apart_from_failed() -> None:
+    result = BulkResult([outcome("A", "created", 0), outcome("B", "unknown", 1)])
+    assert run_status(result) == (
+        "error",
+        "1 created, 0 existing, 0 failed, 1 unknown. The lines not done are still in the box.",
+    )
+
+
+def test_a_lost_answer_the_lookup_cannot_settle_is_unknown_in_the_form(
+    sb: cmnb.Sandbox, form: DataSourceForm
+) -> None:
+    sb.faults.add("create", reset=True, after_commit=True, skip=1)  # B is made, its answer lost
+    sb.faults.add("list", reset=True, times=None)  # the lookup that would tell fails
+    form.reuse_checkbox.value = False  # create mode: that lookup is the only list
+    form.bulk.names_input.value = "A\nB\nC"
+    form.bulk.create_all_button.click()
+
+    assert form.bulk.result is not None
+    assert [o.outcome for o in form.bulk.result] == ["created", "unknown", "created"]
+    assert "2 created, 0 existing, 0 failed, 1 unknown" in text_of(form.status)
+    rows = text_of(form.bulk.outcome_view)
+    assert "unknown" in rows and "may or may not exist" in rows
+    assert form.bulk.names_input.value == "B"  # not done: it stays in the box
+
+
+def test_a_lost_answer_found_by_the_lookup_is_created_with_a_note(
+    sb: cmnb.Sandbox, form: DataSourceForm
+) -> None:
+    sb.faults.add("create", status=502, after_commit=True, skip=1)  # B is made, its answer lost
+    form.bulk.names_input.value = "A\nB\nC"
+    form.bulk.create_all_button.click()
+
+    assert form.bulk.result is not None
+    assert [o.outcome for o in form.bulk.result] == ["created"] * 3
+    assert "answer was lost" in text_of(form.bulk.outcome_view)
+    assert [s["name"] for s in sb.sources()] == ["A", "B", "C"]
+    assert form.bulk.names_input.value == ""

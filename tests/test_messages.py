@@ -48,3 +48,14 @@ def test_short_error_is_the_type_and_the_first_line(
 def test_short_error_is_cut_to_its_limit() -> None:
     text = short_error(ValueError("x" * 500), limit=20)
     assert len(text) == 20 and text.endswith("…")
+
+
+def test_an_unknown_outcome_says_it_may_exist_and_a_lost_answer_found_says_so() -> None:
+    lost = TransportError("reset", method="POST", maybe_sent=True)
+    unknown = describe_outcome(
+        BulkOutcome("U", "unknown", error=lost), reuse_option="Pass --ensure"
+    )
+    assert unknown is not None and unknown.startswith("Unknown: ")
+    assert "may or may not exist" in unknown and "Pass --ensure before sending it again" in unknown
+    found = BulkOutcome("F", "created", note="Its answer was lost; the lookup found it.")
+    assert describe_outcome(found) == "Its answer was lost; the lookup found it."

@@ -113,7 +113,8 @@ class BulkResult:
     def __repr__(self) -> str:
         from ..notebook._bulk_view import result_text  # display hook
 
-        return result_text(self.summary(), self.failed)
+        sent_not_ok = [o for o in self.outcomes if o.outcome in ("failed", "unknown")]
+        return result_text(self.summary(), sent_not_ok)
 
     def _repr_html_(self) -> str:
         from ..notebook._bulk_view import result_html  # display hook

@@ -136,6 +136,8 @@ def run_status(result: BulkResult, *, not_sent: int = 0) -> tuple[str, str]:
     """
     counts = result.counts
     text = f"{counts['created']} created, {counts['existing']} existing, {counts['failed']} failed"
+    if counts["unknown"]:  # not failed: they may exist (see the rows)
+        text += f", {counts['unknown']} unknown"
     if counts["skipped"]:
         text += f", {counts['skipped']} not sent"
     if result.interrupted:

@@ -47,11 +47,14 @@ def outcomes_frame(outcomes: Sequence[BulkOutcome]) -> pandas.DataFrame:
 
 
 def result_text(headline: str, failed: Sequence[BulkOutcome], limit: int = 5) -> str:
-    """The repr of a result: its summary line and the first failures."""
+    """The repr of a result: its summary line and the first of ``failed`` (the outcomes not ok
+    that were sent: ``failed`` and ``unknown``)."""
     lines = [f"BulkResult({headline})"]
-    lines += [f"  failed [{o.index}] {o.name!r}: {short_error(o.error)}" for o in failed[:limit]]
+    lines += [
+        f"  {o.outcome} [{o.index}] {o.name!r}: {short_error(o.error)}" for o in failed[:limit]
+    ]
     if len(failed) > limit:
-        lines.append(f"  … and {len(failed) - limit} more failed (see .to_frame())")
+        lines.append(f"  … and {len(failed) - limit} more (see .to_frame())")
     return "\n".join(lines)
 
 
@@ -67,7 +70,8 @@ def result_html(headline: str, outcomes: Sequence[BulkOutcome], limit: int = 20)
         for o in shown[:limit]:
             cells = (str(o.index), o.name, o.outcome, o.source.uuid if o.source else "")
             row = "".join(f"<td>{htmllib.escape(c)}</td>" for c in cells)
-            parts.append(f"<tr>{row}<td>{htmllib.escape(short_error(o.error))}</td></tr>")
+            said = short_error(o.error) or o.note  # a created row may say its answer was lost
+            parts.append(f"<tr>{row}<td>{htmllib.escape(said)}</td></tr>")
         parts.append("</tbody></table>")
     if len(shown) > limit or len(outcomes) > limit:
         parts.append("<p>All rows: <code>.to_frame()</code></p>")

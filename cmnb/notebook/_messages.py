@@ -81,12 +81,19 @@ def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION)
 
 def describe_outcome(outcome: BulkOutcome, *, reuse_option: str = FORM_REUSE_OPTION) -> str | None:
     """What went wrong with one name of a bulk run, as :func:`describe_error` says it; for a name
-    never sent, that the run was interrupted; ``None`` when nothing went wrong."""
+    never sent, that the run was interrupted; for an ``unknown`` one, that it may or may not
+    exist; the outcome's note when all went well but something is worth knowing (an answer lost
+    and the source found); ``None`` otherwise."""
+    if outcome.outcome == "unknown":
+        return (
+            "Unknown: the answer was lost and the lookup that would tell failed too, so it may "
+            f"or may not exist. {reuse_option} before sending it again."
+        )
     if outcome.error is not None:
         return describe_error(outcome.error, reuse_option=reuse_option)
     if outcome.outcome == "skipped":
         return "Not sent: the run was interrupted."
-    return None
+    return outcome.note or None
 
 
 def short_error(error: BaseException | None, limit: int = 200) -> str:
