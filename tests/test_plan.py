@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -529,3 +531,18 @@ def test_the_key_never_shows(canary: str, tmp_path: Path, caplog: pytest.LogCapt
     encoded = base64.b64encode(f"{canary}:".encode()).decode()
     assert not [text for text in shown if canary in text or encoded in text]
     assert result.counts["failed"] == 2
+
+
+def test_planning_and_applying_load_no_pandas_or_widgets() -> None:
+    script = (
+        "import sys, cmnb\n"
+        "with cmnb.Sandbox(seed=1) as sb:\n"
+        "    sb.add_source('Old')\n"
+        "    plan = sb.client().data_sources.plan(['A'], prune=True)\n"
+        "    repr(plan), repr(plan.apply(confirm_deletes=1))\n"
+        "heavy = ('pandas', 'numpy', 'ipywidgets', 'IPython', 'jinja2')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"

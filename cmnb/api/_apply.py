@@ -119,7 +119,8 @@ class _Apply:
         if self.outcomes[index] is not None:
             return  # already recorded (create_many reports each name once, then returns all)
         step = self.steps[index]
-        details.setdefault("source", step.source)
+        if "source" not in details:  # not setdefault: that would parse the source every time
+            details["source"] = step.source
         result = ApplyOutcome(step.name, step.action, cast("Outcome", outcome), **details)
         self.outcomes[index] = result
         self.done += 1
