@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .statefile import StateFile
 from .timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["FLAGS", "Refusal", "Store"]
@@ -108,16 +109,21 @@ class Store:
         self._lock = threading.RLock()
         self._seed = seed
         self._path = Path(path) if path is not None else None
+        self._file = StateFile(self._path) if self._path is not None else None
         self._initial = [dict(source) for source in (sources or ())]
         self._records: dict[str, dict[str, Any]] = {}
         self._by_name: dict[str, str] = {}
         self._counter = 0
         self._clock = _EPOCH
-        if self._path is not None and self._path.exists():
-            self._load(self._path)
-            self._remove_leftovers()
-        else:
+        if self._file is None:
             self._apply_initial()
+            return
+        with self._lock, self._file.held():
+            if self._file.path.exists():
+                self._load(self._file.path)
+                self._remove_leftovers()
+            else:
+                self._apply_initial()
 
     # -- the API's operations ------------------------------------------------------------
 
@@ -128,7 +134,7 @@ class Store:
         name = payload["name"]
         if not isinstance(name, str) or not name.strip():
             raise Refusal(422, NAME_REQUIRED)
-        with self._lock, self._written(answer=True):
+        with self._locked(), self._written(answer=True):
             if name in self._by_name:
                 raise Refusal(422, NAME_TAKEN)
             record = self._insert(name, system="Custom", status="idle")
@@ -139,7 +145,7 @@ class Store:
     ) -> list[dict[str, Any]]:
         """GET /data_sources: exact ``name``, exact case-sensitive ``system``, blocks per flag."""
         wanted = tuple(flags)
-        with self._lock:
+        with self._locked():
             return [
                 _render(record, wanted)
                 for record in self._records.values()
@@ -149,7 +155,7 @@ class Store:
 
     def retrieve(self, source_uuid: str, *, flags: Iterable[str] = ()) -> dict[str, Any]:
         """GET /data_sources/{uuid}; raises the 404 :class:`Refusal` when unknown."""
-        with self._lock:
+        with self._locked():
             record = self._records.get(source_uuid)
             if record is None:
                 raise Refusal(404, NOT_FOUND)
@@ -157,7 +163,7 @@ class Store:
 
     def delete(self, source_uuid: str) -> None:
         """DELETE /data_sources/{uuid}: gone at once; the 404 :class:`Refusal` when unknown."""
-        with self._lock, self._written(answer=True):
+        with self._locked(), self._written(answer=True):
             record = self._records.pop(source_uuid, None)
             if record is None:
                 raise Refusal(404, NOT_FOUND)
@@ -170,7 +176,7 @@ class Store:
         name = source.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a sandbox source needs a non-blank text name")
-        with self._lock, self._written():
+        with self._locked(), self._written():
             if name in self._by_name:
                 raise ValueError(f"a data source named {name!r} already exists")
             record = self._insert(
@@ -187,7 +193,7 @@ class Store:
 
     def reset(self) -> None:
         """Back to the initial state: the ``sources`` given at construction, the clock restarted."""
-        with self._lock, self._written():
+        with self._locked(), self._written():
             self._records, self._by_name = {}, {}
             self._counter = 0
             self._clock = _EPOCH
@@ -196,14 +202,43 @@ class Store:
     def now(self) -> datetime:
         """The server's clock: the fixed clock with ``seed`` (it stands still between new
         sources), else the real UTC time. ``created_at`` of new sources is read from it."""
-        with self._lock:
+        with self._locked():
             return self._clock if self._seed is not None else datetime.now(timezone.utc)
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._locked():
             return len(self._records)
 
     # -- internals -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This store to oneself: its thread lock and, with ``path``, the state file's lock,
+        reloading first what another process wrote since (see :mod:`.statefile`)."""
+        with self._lock:
+            if self._file is None:
+                yield
+                return
+            with self._file.held():
+                if self._file.changed():
+                    self._reload()
+                yield
+
+    def _reload(self) -> None:
+        """Take in what another process wrote. A file that cannot be read now (replaced by a
+        folder, half-edited by hand) leaves memory as it is: the next write says the rest."""
+        assert self._file is not None
+        before = (self._records, self._by_name, self._counter, self._clock)
+        self._records, self._by_name, self._counter, self._clock = {}, {}, 0, _EPOCH
+        if not self._file.path.exists():  # removed by hand: start again as a new file would
+            self._apply_initial()
+            self._file.mark()
+            return
+        try:
+            self._load(self._file.path)
+        except ValueError as exc:
+            self._records, self._by_name, self._counter, self._clock = before
+            logger.warning("sandbox state file not reloaded: %s", exc)
 
     @contextlib.contextmanager
     def _written(self, *, answer: bool = False) -> Iterator[None]:
@@ -316,6 +351,8 @@ class Store:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self._path)
+            if self._file is not None:
+                self._file.mark()
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -343,6 +380,8 @@ class Store:
             self._by_name[record["name"]] = record["uuid"]
         self._counter = int(state.get("counter", len(self._records)))
         self._clock = parse_timestamp(state.get("clock")) or _EPOCH
+        if self._file is not None:
+            self._file.mark()
 
 
 def _render(record: Mapping[str, Any], flags: tuple[str, ...]) -> dict[str, Any]:
