@@ -19,6 +19,7 @@ from .errors import (
     BadRequestError,
     CmnbError,
     ConfigError,
+    ConfirmationError,
     DuplicateNameError,
     ForbiddenError,
     InputError,
@@ -30,15 +31,20 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .api._apply_result import ApplyInterrupted, ApplyOutcome, ApplyResult
     from .api._bulk import BulkInterrupted, BulkOutcome, BulkResult
     from .api._client import Client
     from .api._models import DataSource
+    from .api._plan import Plan, PlanStep
     from .api._secret import Secret
     from .notebook._form import DataSourceForm
     from .notebook._table import DataSourceTable
     from .sandbox import Sandbox
 
 _LAZY = {
+    "ApplyInterrupted": "api._apply_result",
+    "ApplyOutcome": "api._apply_result",
+    "ApplyResult": "api._apply_result",
     "BulkInterrupted": "api._bulk",
     "BulkOutcome": "api._bulk",
     "BulkResult": "api._bulk",
@@ -46,12 +52,17 @@ _LAZY = {
     "DataSource": "api._models",
     "DataSourceForm": "notebook._form",
     "DataSourceTable": "notebook._table",
+    "Plan": "api._plan",
+    "PlanStep": "api._plan",
     "Sandbox": "sandbox",
     "Secret": "api._secret",
 }
 
 __all__ = [
     "APIError",
+    "ApplyInterrupted",
+    "ApplyOutcome",
+    "ApplyResult",
     "AuthenticationError",
     "BadRequestError",
     "BulkInterrupted",
@@ -60,6 +71,7 @@ __all__ = [
     "Client",
     "CmnbError",
     "ConfigError",
+    "ConfirmationError",
     "DataSource",
     "DataSourceForm",
     "DataSourceTable",
@@ -67,6 +79,8 @@ __all__ = [
     "ForbiddenError",
     "InputError",
     "NotFoundError",
+    "Plan",
+    "PlanStep",
     "RateLimitError",
     "Sandbox",
     "Secret",

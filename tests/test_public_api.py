@@ -9,6 +9,9 @@ import cmnb
 
 EXPECTED = {
     "APIError",
+    "ApplyInterrupted",
+    "ApplyOutcome",
+    "ApplyResult",
     "AuthenticationError",
     "BadRequestError",
     "BulkInterrupted",
@@ -17,6 +20,7 @@ EXPECTED = {
     "Client",
     "CmnbError",
     "ConfigError",
+    "ConfirmationError",
     "DataSource",
     "DataSourceForm",
     "DataSourceTable",
@@ -24,6 +28,8 @@ EXPECTED = {
     "ForbiddenError",
     "InputError",
     "NotFoundError",
+    "Plan",
+    "PlanStep",
     "RateLimitError",
     "Sandbox",
     "Secret",
