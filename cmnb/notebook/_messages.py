@@ -2,8 +2,9 @@
 
 The one place an error becomes a sentence: :func:`describe_error` for people (the form's status
 line, the CLI's stderr), :func:`describe_outcome` for one name of a bulk run (the form's outcome
-rows), :func:`short_error` for the compact ``TypeName: message`` of a ``BulkResult``'s rows. Exceptions keep their own ``str`` (what a traceback shows). Widget-free and
-stdlib-only on purpose: the command line and a ``BulkResult``'s repr use it without ipywidgets.
+rows), :func:`short_error` for the compact ``TypeName: message`` of a ``BulkResult``'s rows.
+Exceptions keep their own ``str`` (what a traceback shows). Widget-free and stdlib-only on
+purpose: the command line and a ``BulkResult``'s repr use it without ipywidgets.
 """
 
 from __future__ import annotations
