@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from ._transport import Reply, Transport
 from ._validation import check_name, check_uuid
 
 if TYPE_CHECKING:
-    from ._bulk import BulkResult, ProgressCallback
+    from ._bulk import BulkResult, ProgressArg
     from ._plan import Desired, Plan
 
 __all__ = ["Client", "DataSources", "DryRun"]
@@ -319,12 +320,15 @@ class DataSources:
         *,
         mode: Literal["ensure", "create"] = "ensure",
         concurrency: int = 8,
-        progress: ProgressCallback | Literal["auto"] | None = None,
+        progress: ProgressArg = None,
+        stop: threading.Event | None = None,
     ) -> BulkResult:
         """Create many sources at the rate limit; see :func:`cmnb.api._bulk.create_many`."""
         from . import _bulk as bulk  # the bulk layer is loaded only by those who use it
 
-        return bulk.create_many(self, names, mode=mode, concurrency=concurrency, progress=progress)
+        return bulk.create_many(
+            self, names, mode=mode, concurrency=concurrency, progress=progress, stop=stop
+        )
 
     def plan(self, desired: Desired, *, prune: bool = False) -> Plan:
         """The steps that make the account hold ``desired``; one list call, nothing written.
