@@ -1091,3 +1091,35 @@ def test_repr_and_html_show_unknown_rows_and_the_note_of_a_lost_answer() -> None
     assert "unknown [1] 'Unsure': TransportError: POST /v1/x: reset" in text
     page = result._repr_html_()
     assert "Its answer was lost." in page and "<td>unknown</td>" in page
+
+
+def test_a_stop_event_set_from_another_thread_stops_sending_like_ctrl_c() -> None:
+    stop = threading.Event()
+
+    def stop_after_five(name: str) -> None:
+        if name == "n04":
+            stop.set()  # e.g. the form's Stop button, on the kernel's thread
+        time.sleep(0.01)
+
+    fake = FakeDataSources(on_create=stop_after_five)
+    names = [f"n{i:02d}" for i in range(40)]
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, names, concurrency=2, stop=stop)
+
+    partial = caught.value.partial_result
+    assert partial.interrupted and [o.name for o in partial] == names
+    assert {o.name: o.source for o in partial.created} == fake.store
+    assert len(fake.create_calls) <= 7  # those in flight when it was set, nothing after
+    assert partial.counts["created"] + partial.counts["skipped"] == 40
+
+
+def test_a_stop_set_before_the_run_sends_no_create() -> None:
+    stop = threading.Event()
+    stop.set()
+    fake = FakeDataSources()
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, ["A", "B"], mode="create", stop=stop)
+    assert [o.outcome for o in caught.value.partial_result] == ["skipped", "skipped"]
+    assert fake.create_calls == []
+    with pytest.raises(InputError, match=r"stop must be a threading\.Event"):
+        create_many(fake, ["A"], stop=True)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1214,3 +1215,38 @@ def test_undecodable_argv_prints_instead_of_crashing(capsys: pytest.CaptureFixtu
     code = main(["--no-such-option-\udcff"])
     assert code == 2
     assert "\\udcff" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("sigint_raises")
+def test_ctrl_c_during_create_from_csv_sends_nothing_more(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox, tmp_path: Path
+) -> None:
+    # The client's 40/s pacer sends each second's requests in a burst at its start; between
+    # bursts every worker waits for its turn. A Ctrl-C then must not let any of them send.
+    names = tmp_path / "names.csv"
+    names.write_text("name\n" + "".join(f"CSV {i:03d}\n" for i in range(200)))
+    signalled: list[float] = []
+
+    def interrupt_between_bursts() -> None:
+        for _ in range(4000):
+            posts = [r for r in sandbox.requests if r.method == "POST"]
+            quiet_s = time.monotonic() - max((r.received_at for r in posts), default=0.0)
+            if len(posts) >= 45 and quiet_s > 0.1:
+                signalled.append(time.monotonic())
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.005)
+
+    threading.Thread(target=interrupt_between_bursts, daemon=True).start()
+    result = run("create", "--from-csv", str(names))
+    ended = time.monotonic()
+
+    assert result.code == 130
+    assert "cmnb: interrupted: the names marked skipped were not sent." in result.err
+    posts = [r for r in sandbox.requests if r.method == "POST"]
+    assert [r for r in posts if r.received_at > signalled[0]] == []
+    assert ended - signalled[0] < 2.0
+    lines = [line.split("\t") for line in result.out.splitlines()]
+    assert len(lines) == 200
+    assert sum(1 for line in lines if line[0] == "created") == len(posts) == len(sandbox.sources())
+    assert {line[0] for line in lines} == {"created", "skipped"}

@@ -579,6 +579,7 @@ def test_create_many_delegates_to_bulk(
         "mode": "create",
         "concurrency": 3,
         "progress": None,
+        "stop": None,  # issue 12: the form's Stop button stops a run through this event
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -596,3 +598,64 @@ def test_a_lost_answer_found_by_the_lookup_is_created_with_a_note(
     assert "answer was lost" in text_of(form.bulk.outcome_view)
     assert [s["name"] for s in sb.sources()] == ["A", "B", "C"]
     assert form.bulk.names_input.value == ""
+
+
+# -- Stop: stop sending --------------------------------------------------------------------------
+
+
+def test_stop_during_a_threaded_run_sends_nothing_more(sb: cmnb.Sandbox) -> None:
+    # In a kernel the run goes on in a thread so that Stop can be clicked; the test clicks it
+    # from its own thread, as the kernel would. A 2/s pacer keeps the workers waiting their turn.
+    form = DataSourceForm(sb.client(rate_limit_per_s=2))
+    form.mode_toggle.value = "bulk"
+    form.bulk.threaded = True
+    names = [f"S{i}" for i in range(12)]
+    form.bulk.names_input.value = "\n".join(names)
+    assert form.bulk.stop_button.layout.display == "none"  # only while a run goes on
+
+    form.bulk.create_all_button.click()
+    assert form.bulk.running and form.bulk.stop_button.layout.display != "none"
+    for _ in range(1000):
+        if len([r for r in sb.requests if r.method == "POST"]) >= 3:
+            break
+        threading.Event().wait(0.01)
+    form.bulk.stop_button.click()
+    stopped_at = time.monotonic()
+    assert "Stopping" in text_of(form.status)
+    assert form.bulk.wait(timeout=5)
+    took = time.monotonic() - stopped_at
+
+    result = form.bulk.result
+    assert result is not None and result.interrupted
+    sent = [r for r in sb.requests if r.method == "POST"]
+    assert [r for r in sent if r.received_at > stopped_at] == []  # nothing after Stop
+    assert took < 2.0
+    assert result.counts["created"] == len(sent) == len(sb.sources())
+    assert result.counts["created"] + result.counts["skipped"] == len(names), [
+        (o.outcome, repr(o.error)) for o in result if o.outcome not in ("created", "skipped")
+    ]
+    assert text_of(form.status).startswith("✖ Interrupted:")
+    left = form.bulk.names_input.value.split("\n")
+    assert left == [o.name for o in result.skipped]  # the names not sent stay in the box
+    assert form.bulk.stop_button.layout.display == "none"
+    assert not form.bulk.create_all_button.disabled  # ready for the rest
+
+
+def test_stop_is_shown_only_during_a_run_and_a_stale_click_does_nothing(
+    form: DataSourceForm,
+) -> None:
+    seen: list[object] = []
+    real = form.bulk._create_many
+
+    def watching(names: list[str], **options: Any) -> BulkResult:
+        seen.append(form.bulk.stop_button.layout.display)
+        seen.append(options["stop"])
+        return real(names, **options)
+
+    form.bulk._create_many = watching
+    form.bulk.stop_button.click()  # no run: nothing happens
+    form.bulk.names_input.value = "A\nB"
+    form.bulk.create_all_button.click()
+    assert form.bulk.result is not None and not form.bulk.result.interrupted
+    assert seen[0] is None and isinstance(seen[1], threading.Event)
+    assert form.bulk.stop_button.layout.display == "none"

@@ -93,6 +93,7 @@ def create_many(
     mode: Literal["ensure", "create"] = "ensure",
     concurrency: int = 8,
     progress: ProgressArg = None,
+    stop: threading.Event | None = None,
 ) -> BulkResult:
     """Create a data source for each name; return a :class:`BulkResult` in input order.
 
@@ -109,7 +110,8 @@ def create_many(
     whose answer was lost is settled by one ``list()`` at the end (see
     :mod:`cmnb.api._bulk_doubts`): ``created``, ``failed``, or ``unknown`` if that list failed.
     Raises :class:`InputError` for a bad argument (nothing sent) and :class:`BulkInterrupted`
-    (a ``KeyboardInterrupt``) on Ctrl-C, which stops sending at once.
+    (a ``KeyboardInterrupt``) on Ctrl-C, which stops sending at once. Setting ``stop`` (a
+    ``threading.Event``, e.g. from another thread: the form's **Stop** button) does the same.
     """
     if mode not in ("ensure", "create"):
         raise InputError(f"mode must be 'ensure' or 'create', not {mode!r}.", field="mode")
@@ -122,8 +124,10 @@ def create_many(
             field="names",
         )
     bar = progress_hook(progress)
-    run = _Run(data_sources, list(names), mode, max(1, min(MAX_CONCURRENCY, concurrency)), bar)
-    return run.execute()
+    if stop is not None and not isinstance(stop, threading.Event):
+        raise InputError(f"stop must be a threading.Event, not {stop!r}.", field="stop")
+    workers = max(1, min(MAX_CONCURRENCY, concurrency))
+    return _Run(data_sources, list(names), mode, workers, bar, stop=stop).execute()
 
 
 class _Run:
@@ -140,6 +144,8 @@ class _Run:
         mode: str,
         workers: int,
         progress: ProgressCallback | None,
+        *,
+        stop: threading.Event | None = None,
     ) -> None:
         self.data_sources, self.items, self.mode, self.workers = data_sources, items, mode, workers
         self.progress = progress
@@ -151,7 +157,8 @@ class _Run:
         self.landed: dict[int, DataSource | BaseException] = {}
         self.doubts = Doubts(mode)  # creates that ended while the server may have acted
         self.halt: Exception | None = None  # an answer every later create would get as well
-        self.interrupted = threading.Event()  # set on Ctrl-C: requests in flight stop retrying
+        # Set on Ctrl-C or by the caller's stop: nothing more is sent, requests in flight finish.
+        self.interrupted = stop if stop is not None else threading.Event()
 
     def record(self, index: int, outcome: Outcome, **details: Any) -> None:
         name = self.names.get(index) or _display_name(self.items[index])
@@ -170,13 +177,18 @@ class _Run:
             self.bar.start(len(self.items))
         pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="cmnb-bulk")
         try:
-            self.send(pool, self.lookup(self.validate()))
-            self.doubts.resolve(self.data_sources.list, self.record)
-        except KeyboardInterrupt:
-            self.interrupted.set()
-            self.progress = None
-            self.drain(pool)
-            raise BulkInterrupted(self.finish(interrupted=True)) from None
+            try:
+                self.send(pool, self.lookup(self.validate()))
+                stopped = self.interrupted.is_set()  # the caller's stop event
+                if not stopped:
+                    self.doubts.resolve(self.data_sources.list, self.record)
+            except KeyboardInterrupt:
+                self.interrupted.set()
+                stopped = True
+            if stopped:
+                self.progress = None
+                self.drain(pool)
+                raise BulkInterrupted(self.finish(interrupted=True)) from None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return self.finish(interrupted=False)
@@ -246,7 +258,7 @@ class _Run:
         queue = deque((index, 0) for index in to_send)
         in_flight: dict[cf.Future[DataSource], tuple[int, int]] = {}
         limit, successes, resume_at = self.workers, 0, 0.0
-        while queue or in_flight:
+        while (queue or in_flight) and not self.interrupted.is_set():
             if self.halt is not None:  # nothing more is sent: the rest would fail the same way
                 while queue:
                     self.record(queue.popleft()[0], "failed", error=self.halt)
@@ -257,7 +269,7 @@ class _Run:
                 index, attempt = queue.popleft()
                 in_flight[pool.submit(self.call, index)] = (index, attempt)
             if not in_flight:
-                time.sleep(max(0.0, resume_at - now))
+                self.interrupted.wait(max(0.0, resume_at - now))  # a stop ends the pause
                 continue
             # A timeout keeps this loop responsive to Ctrl-C and to the end of a 429 pause.
             finished, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -288,6 +300,8 @@ class _Run:
     def settle(self, index: int, answer: DataSource | BaseException) -> None:
         if isinstance(answer, DataSource):
             self.record(index, "created", source=answer)
+        elif isinstance(answer, Stopped):  # the run was stopped before it was sent
+            self.record(index, "skipped")
         elif isinstance(answer, DuplicateNameError) and answer.existing and self.mode == "ensure":
             self.record(index, "existing", source=answer.existing)
         elif isinstance(answer, DuplicateNameError):  # the row shows which source holds the name
@@ -333,6 +347,8 @@ def _stops_the_run(answer: Exception) -> bool:
     client's retries): every name still to send would get the same answer."""
     if isinstance(answer, (AuthenticationError, ForbiddenError)):
         return True
+    if isinstance(answer, Stopped):  # stopped by the caller: the server may be fine
+        return False
     return isinstance(answer, TransportError) and not answer.maybe_sent
 
 

@@ -5,12 +5,17 @@ repeated), sends the valid names through ``client.data_sources.create_many`` und
 busy guard, drives an inline progress bar, then shows one row per name, a one-line summary, and
 puts every created or existing source into ``form.table``. Lines whose name is now in the
 account leave the box; the others stay, to be fixed and sent again. It does no HTTP of its own.
+In a notebook kernel the run goes on in a thread, so that **Stop** can be pressed while it runs
+(a kernel handles one widget event at a time): Stop means stop sending, as Ctrl-C does for
+``create_many``.
 The pure helpers (:func:`check_box`, :func:`summary_html`, :func:`remaining_lines`,
 :func:`run_status`, :func:`outcome_frame`) hold the rules; the widgets only wire them up.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +26,7 @@ from ..api._bulk import BulkInterrupted, BulkResult
 from ..api._validation import name_problem
 from ._messages import describe_outcome
 from ._render import outcomes_html
-from ._widget_progress import WidgetProgress
+from ._widget_progress import WidgetProgress, _in_notebook
 from ._widgets import never_raises, status_html
 
 if TYPE_CHECKING:
@@ -45,6 +50,9 @@ RunGuarded = Callable[[str, Callable[[], tuple[str, str]]], None]
 
 _SHOWN_PROBLEMS = 10  # the summary lists at most this many problem lines
 _SHOWN_CHARS = 40
+STOPPING = "Stopping: nothing more is sent; the requests already sent are finishing…"
+
+logger = logging.getLogger("cmnb")
 
 
 @dataclass(frozen=True)
@@ -166,10 +174,13 @@ class BulkPanel:
     form's table).
 
     ``names_input`` (a ``Textarea``, one name per line), ``summary`` (the live check),
-    ``create_all_button``, ``progress_slot`` (holds the bar of the current or last run),
+    ``create_all_button``, ``stop_button`` (shown while a run goes on: nothing more is sent,
+    the requests already sent finish), ``progress_slot`` (holds the bar of the current or last run),
     ``outcome_view`` (one row per name of the last run) and ``result`` (that run's
     :class:`cmnb.BulkResult`, or ``None``). ``box`` is the input part the form lays out.
     The form's **If it exists, reuse it** box picks ``mode="ensure"`` (ticked) or ``"create"``.
+    ``threaded`` (default: inside a notebook kernel) runs **Create all** in a thread so that
+    **Stop** can be clicked; :meth:`wait` waits for that run (read ``result`` after it).
     Callbacks never raise: problems become the form's status line.
     """
 
@@ -183,11 +194,15 @@ class BulkPanel:
         create_many: Callable[..., BulkResult],
         keep: Callable[[list[DataSource]], None],
         concurrency: int = 8,
+        threaded: bool | None = None,
     ) -> None:
         self.status = status
         self._run, self._busy, self._reuse = run, busy, reuse
         self._create_many, self._keep = create_many, keep
         self.concurrency = concurrency
+        self.threaded = _in_notebook() if threaded is None else threaded
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.result: BulkResult | None = None
         self.progress: WidgetProgress | None = None
         self.names_input = widgets.Textarea(
@@ -199,17 +214,24 @@ class BulkPanel:
         )
         self.summary = widgets.HTML()
         self.create_all_button = widgets.Button(description="Create all", button_style="primary")
+        self.stop_button = widgets.Button(
+            description="Stop",
+            button_style="warning",
+            tooltip="Send nothing more; the requests already sent finish and are reported",
+            layout=widgets.Layout(display="none"),
+        )
         self.progress_slot = widgets.HBox([])
         self.outcome_view = widgets.HTML()
         self.box = widgets.VBox(
             [
                 self.names_input,
                 self.summary,
-                widgets.HBox([self.create_all_button, self.progress_slot]),
+                widgets.HBox([self.create_all_button, self.stop_button, self.progress_slot]),
             ]
         )
         self.names_input.observe(self._on_names_change, names="value")
         self.create_all_button.on_click(self._on_create_all)
+        self.stop_button.on_click(self._on_stop)
         self.validate()
 
     def show(self, visible: bool) -> None:
@@ -228,16 +250,36 @@ class BulkPanel:
         """Refresh the summary and the button from the box; return the check."""
         check = check_box(self.names_input.value)
         self.summary.value = summary_html(check)
-        self.create_all_button.disabled = self._busy() or not check.names
+        self.create_all_button.disabled = self._busy() or self.running or not check.names
         return check
+
+    @property
+    def running(self) -> bool:
+        """True while a threaded run goes on."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a threaded run to end (at most ``timeout`` seconds); True once none runs."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.running
 
     @never_raises
     def _on_names_change(self, change: Any) -> None:
         self.validate()
 
     @never_raises
+    def _on_stop(self, button: Any = None) -> None:
+        """Stop sending: create_many sends nothing more, settles what was sent, and returns."""
+        if not self._stop.is_set() and self.stop_button.layout.display != "none":
+            self._stop.set()
+            self.stop_button.disabled = True
+            self.status.value = status_html("busy", STOPPING)
+
+    @never_raises
     def _on_create_all(self, button: Any = None) -> None:
-        if self._busy():
+        if self._busy() or self.running:
             return  # a click delivered while a run is in flight
         check = self.validate()
         if not check.names:
@@ -251,10 +293,29 @@ class BulkPanel:
         count = len(check.names)
         verb = "Finding or creating" if mode == "ensure" else "Creating"
         noun = "name" if count == 1 else "names"
-        self._run(
-            f"{verb} {count} {noun}…",
-            lambda: self._create_all(check.names, mode, bar, len(check.invalid)),
-        )
+        self._stop = threading.Event()
+        self.stop_button.disabled, self.stop_button.layout.display = False, None
+
+        def job() -> None:
+            try:
+                self._run(
+                    f"{verb} {count} {noun}…",
+                    lambda: self._create_all(check.names, mode, bar, len(check.invalid)),
+                )
+            except BaseException:  # a thread's exception would only reach stderr
+                logger.debug("cmnb bulk run failed", exc_info=True)
+            finally:
+                self.stop_button.layout.display = "none"
+                if self.threaded:  # the run is over: Create all may be pressed again
+                    self._thread = None
+                    self.validate()
+
+        if not self.threaded:
+            job()
+            return
+        self.create_all_button.disabled = True  # before the thread starts: no second run
+        self._thread = threading.Thread(target=job, name="cmnb-form-bulk", daemon=True)
+        self._thread.start()
 
     def _create_all(
         self,
@@ -266,9 +327,13 @@ class BulkPanel:
         """Runs inside the form's busy guard; returns the status line."""
         try:
             result = self._create_many(
-                list(names), mode=mode, concurrency=self.concurrency, progress=bar
+                list(names),
+                mode=mode,
+                concurrency=self.concurrency,
+                progress=bar,
+                stop=self._stop,
             )
-        except BulkInterrupted as stop:  # Ctrl-C: show what finished, never a traceback
+        except BulkInterrupted as stop:  # Stop or Ctrl-C: show what finished, never a traceback
             result = stop.partial_result
         self.result = result
         self._keep(result.sources)
