@@ -24,10 +24,11 @@ from ..errors import InputError
 from ._models import DataSource
 from ._validation import name_problem
 
-__all__ = ["Desired", "Rows", "desired_names", "rows_from_text"]
+__all__ = ["Desired", "Rows", "desired_names", "rows_from_text", "text_kind"]
 
 #: What ``plan(desired)`` accepts (see the module docstring); frames are matched by shape.
-Desired: TypeAlias = "str | os.PathLike[str] | Iterable[Any]"
+#: :class:`Rows` too, as :func:`rows_from_text` makes them (a command line reading stdin).
+Desired: TypeAlias = "str | os.PathLike[str] | Rows | Iterable[Any]"
 
 FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".txt": "txt"}
 _SHOWN_PROBLEMS = 30  # an error message lists this many rows; ``.problems`` has them all
@@ -98,6 +99,14 @@ def rows_from_text(text: str, kind: str, *, origin: str = "stdin") -> Rows:
     if kind not in ("csv", "tsv"):
         raise InputError(f"kind must be 'csv', 'tsv' or 'txt', not {kind!r}.", field="desired")
     return _csv_rows(text, kind, origin)
+
+
+def text_kind(text: str) -> str:
+    """``"csv"`` when the first line is a header with a ``name`` cell (separated by ``,``,
+    ``;``, a tab or ``|``), else ``"txt"`` (one name per line): how a command line reads names
+    piped to it, with no file extension to go by. A list whose first name is ``name`` reads as
+    a one-column CSV file, which is the same list without that line."""
+    return "csv" if _header_delimiter(text.removeprefix("\ufeff")) is not None else "txt"
 
 
 def _rows_of(desired: Any) -> Rows:
@@ -188,12 +197,17 @@ def _csv_rows(text: str, kind: str, origin: str) -> Rows:
 
 def _delimiter(text: str) -> str:
     """``,`` unless only another common separator makes ``name`` a header cell."""
+    return _header_delimiter(text) or ","
+
+
+def _header_delimiter(text: str) -> str | None:
+    """The first separator that makes ``name`` a cell of the first line, or ``None``."""
     first_line = text.split("\n", 1)[0]
     for delimiter in _DELIMITERS:
         header = next(csv.reader([first_line], delimiter=delimiter), [])
         if "name" in [cell.strip() for cell in header]:
             return delimiter
-    return ","
+    return None
 
 
 def _unique(names: list[str]) -> bool:
