@@ -147,6 +147,27 @@ class Context:
         """One line of news or error on stderr, prefixed ``cmnb: ``."""
         print(f"cmnb: {one_line(message)}", file=self.err, flush=True)
 
+    def ask(self, question: str) -> str:
+        """Ask ``question`` on stderr and return the answer typed on stdin, stripped ("" at
+        end of input). Callers check :func:`isatty` first: a script's stdin is no answer."""
+        self.err.write(question)
+        self.err.flush()
+        try:
+            answer = sys.stdin.readline()  # "" at end of input (Ctrl-D)
+        except KeyboardInterrupt:
+            self.err.write("\n")  # no line end was echoed: "interrupted." gets its own line
+            raise
+        if not answer.endswith("\n"):
+            self.err.write("\n")
+        return answer.strip()
+
+    def where(self) -> str:
+        """Where this run's client sends: ``LIVE https://…`` or ``the sandbox at http://…``."""
+        client = self.client()
+        if client.is_loopback:
+            return f"the sandbox at {client.base_url}"
+        return f"LIVE {client.base_url}"
+
     def client(self) -> Client:
         """The client for this run (made on first use; see :meth:`_connect`)."""
         if self._client is None:

@@ -278,24 +278,12 @@ def run_get(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _where(client: Client) -> str:
-    return f"the sandbox at {client.base_url}" if client.is_loopback else f"LIVE {client.base_url}"
-
-
-def _confirm(ctx: Context, client: Client, source: DataSource) -> bool:
-    ctx.err.write(
-        f"Delete data source {one_line(source.name)!r} ({source.uuid}) from {_where(client)}? "
+def _confirm(ctx: Context, source: DataSource) -> bool:
+    answer = ctx.ask(
+        f"Delete data source {one_line(source.name)!r} ({source.uuid}) from {ctx.where()}? "
         "Everything imported into it goes too; this cannot be undone. [y/N] "
     )
-    ctx.err.flush()
-    try:
-        answer = sys.stdin.readline()  # "" at end of input (Ctrl-D): no
-    except KeyboardInterrupt:
-        ctx.err.write("\n")  # the terminal echoed no line end: "interrupted." gets its own line
-        raise
-    if not answer.endswith("\n"):
-        ctx.err.write("\n")
-    return answer.strip().lower() in ("y", "yes")
+    return answer.lower() in ("y", "yes")
 
 
 def run_delete(ctx: Context) -> int:
@@ -306,7 +294,7 @@ def run_delete(ctx: Context) -> int:
     client = ctx.client()
     if not ctx.args.yes:
         source = client.data_sources.retrieve(uuid)
-        if not _confirm(ctx, client, source):
+        if not _confirm(ctx, source):
             ctx.say("not deleted.")
             return EXIT_FAILED
     client.data_sources.delete(uuid)
