@@ -5,11 +5,13 @@
     cmnb create "In-house billing" --ensure
     cmnb list --format csv > sources.csv
     cmnb delete ds_… --yes
+    cmnb apply sources.csv --prune
 
-The arguments are defined in :mod:`cmnb.cli._parser`, the commands in :mod:`cmnb.cli._data`
-and :mod:`cmnb.cli._serve`, the shared plumbing (exit codes, streams, the client) in
-:mod:`cmnb.cli._context`. This module runs a command and turns every expected error into one
-line on stderr and its exit code: no tracebacks.
+The arguments are defined in :mod:`cmnb.cli._parser`, the commands in :mod:`cmnb.cli._data`,
+:mod:`cmnb.cli._plan`, :mod:`cmnb.cli._serve` and :mod:`cmnb.cli._app`, the shared plumbing
+(exit codes, streams, the client, prompts) in :mod:`cmnb.cli._context`. This module runs a
+command and turns every expected error into one line on stderr and its exit code: no
+tracebacks.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from .._version import __version__
 from ..api._models import BLOCKS, block_flag
 from . import _app as cli_app
 from . import _data as cli_data
+from . import _plan as cli_plan
 from . import _serve as cli_serve
 
 __all__ = ["build_parser"]
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cmnb {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add = functools.partial(_command, commands, connection)
-    for define in (_create, _list, _get, _delete, _sandbox, _app):
+    for define in (_create, _list, _get, _delete, _plan, _apply, _sandbox, _app):
         define(add)
     return parser
 
@@ -216,6 +217,45 @@ def _delete(add: _AddCommand) -> None:
         help="do not ask (required when stdin is not a terminal)",
     )
     delete.set_defaults(run=cli_data.run_delete)
+
+
+def _desired(parser: argparse.ArgumentParser) -> None:
+    """FILE and ``--prune``, the same for ``plan`` and ``apply``."""
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="a .csv/.tsv file with a name column, a .txt file with one name per line, "
+        "or - for stdin",
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="also delete the Custom sources FILE does not name (never other systems)",
+    )
+
+
+def _plan(add: _AddCommand) -> None:
+    plan = add("plan", "show the changes that make the account hold FILE's names")
+    _desired(plan)
+    plan.add_argument(
+        "--format",
+        choices=("text", "csv", "json"),
+        default="text",
+        help="text table (default), csv or json",
+    )
+    plan.set_defaults(run=cli_plan.run_plan)
+
+
+def _apply(add: _AddCommand) -> None:
+    apply = add("apply", "make the account hold FILE's names (shows the plan, asks first)")
+    _desired(apply)
+    apply.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask, deletes included (required when stdin is not a terminal)",
+    )
+    apply.set_defaults(run=cli_plan.run_apply)
 
 
 def _sandbox(add: _AddCommand) -> None:
