@@ -12,6 +12,7 @@ command all call :func:`connect` (the command with a sandbox of its own per run,
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -41,7 +42,8 @@ _noticed = False
 
 
 def embedded_sandbox(*, seed: int | None = None) -> Sandbox:
-    """The process-wide sandbox, started on first use (``seed`` only counts on that first use).
+    """The process-wide sandbox, started on first use (``seed``, else ``$CMNB_SANDBOX_SEED``, only
+    counts on that first use).
 
     It lives until the process ends (its server thread is a daemon thread).
     """
@@ -50,10 +52,29 @@ def embedded_sandbox(*, seed: int | None = None) -> Sandbox:
         if _embedded is None:
             from .sandbox import Sandbox
 
-            _embedded = Sandbox(seed=seed).start()
+            _embedded = Sandbox(seed=_seed_or_env(seed)).start()
         elif not _embedded.running:
             _embedded.start()
         return _embedded
+
+
+#: With no ``seed`` given, the embedded sandbox takes its seed from this variable: the example
+#: notebooks are built and tested with one (``notebooks/build.py``), so their outputs repeat.
+SEED_ENV = "CMNB_SANDBOX_SEED"
+
+
+def _seed_or_env(seed: int | None) -> int | None:
+    """``seed``, else the whole number in ``$CMNB_SANDBOX_SEED``, else None (fresh uuids).
+
+    Raises :class:`ConfigError` when the variable is set to something else.
+    """
+    text = os.environ.get(SEED_ENV, "").strip()
+    if seed is not None or not text:
+        return seed
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{SEED_ENV} must be a whole number, not {text!r}.") from None
 
 
 def connect(

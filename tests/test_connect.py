@@ -106,6 +106,42 @@ def test_seed_and_client_options_reach_the_sandbox_and_the_client() -> None:
     assert (made.uuid, made.created_at) == (again.uuid, again.created_at)
 
 
+def test_with_no_seed_given_the_sandbox_takes_cmnb_sandbox_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """How the example notebooks repeat their outputs: build.py and the nbval run set it."""
+    monkeypatch.setenv("CMNB_SANDBOX_SEED", " 9 ")
+    with cmnb.connect(sandbox=True) as client:
+        made = client.data_sources.create("Deterministic")
+    with Sandbox(seed=9) as reference, reference.client() as other:
+        assert other.data_sources.create("Deterministic").uuid == made.uuid
+    assert connection.embedded_sandbox().api_key == reference.api_key
+
+
+def test_a_seed_given_wins_over_cmnb_sandbox_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMNB_SANDBOX_SEED", "9")
+    cmnb.connect(seed=4).close()
+    assert connection.embedded_sandbox().api_key == Sandbox(seed=4).api_key
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_cmnb_sandbox_seed_means_no_seed(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CMNB_SANDBOX_SEED", value)
+    cmnb.connect(sandbox=True).close()
+    assert connection.embedded_sandbox().api_key != Sandbox(seed=0).api_key
+
+
+def test_a_cmnb_sandbox_seed_that_is_not_a_number_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CMNB_SANDBOX_SEED", "twenty")
+    with pytest.raises(ConfigError, match="CMNB_SANDBOX_SEED must be a whole number"):
+        cmnb.connect(sandbox=True)
+    assert connection._embedded is None
+
+
 def test_embedded_sandbox_restarts_if_stopped() -> None:
     box = connection.embedded_sandbox()
     box.stop()
