@@ -281,10 +281,27 @@ def test_voila_bulk_mode_in_a_narrow_window(browser: Any, tmp_path: Path, canary
             page.locator("th", has_text="status").scroll_into_view_if_needed()
             mode_line = page.get_by_text("— nothing leaves this machine.").bounding_box()
             assert mode_line is not None and mode_line["x"] >= 0
+
+            # The reviewed way: Preview shows the plan under the box, Apply creates what it shows.
+            box.fill("Billing EU\nBilling region 00\nFrom the preview")
+            preview = page.get_by_role("button", name="Preview", exact=True)
+            preview.click()
+            expect(page.get_by_text("Preview: 1 to create, 2 unchanged;")).to_be_visible()
+            expect(page.locator(".cmnb-plan td").filter(has_text="+ create")).to_have_count(1)
+            apply = page.get_by_role("button", name="Apply", exact=True)
+            for button in (preview, apply):
+                drawn = button.bounding_box()  # the row wraps rather than running off-screen
+                assert drawn is not None and drawn["x"] + drawn["width"] <= 900
+            page.screenshot(path=str(tmp_path / "voila-plan-900.png"), full_page=True)
+            apply.click()
+            applied = page.get_by_text("✔ Applied: 1 created, 0 existing, 0 failed, 2 unchanged")
+            expect(applied).to_be_visible()
+            expect(apply).to_be_disabled()  # the preview is spent
             html = page.content()
         posted = sorted(r.body["name"] for r in account.requests if r.method == "POST")
 
-    assert posted == sorted({line for line in lines if line.strip() and "\t" not in line})
+    sent = {line for line in lines if line.strip() and "\t" not in line} | {"From the preview"}
+    assert posted == sorted(sent)
     assert canary not in html
 
 

@@ -33,7 +33,7 @@ from ._bulk_progress import ProgressArg, progress_hook
 from ._bulk_result import BulkOutcome
 from ._models import DataSource
 from ._retries import may_have_acted
-from ._transport import retries_stop_when
+from ._transport import Stopped, retries_stop_when
 from ._validation import check_uuid
 
 if TYPE_CHECKING:
@@ -52,21 +52,26 @@ def apply(
     confirm_deletes: int | None = None,
     concurrency: int = 8,
     progress: ProgressArg = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
     """Carry ``plan`` out and return one :class:`ApplyOutcome` per step, in plan order.
 
     A plan with deletes runs only when ``confirm_deletes`` equals their number. ``concurrency``
-    (clamped to 1..20) and ``progress`` work as in :func:`~cmnb.api._bulk.create_many`. API and
-    network errors become ``failed``/``unknown`` outcomes. Raises :class:`ConfirmationError`
-    (nothing sent) for a missing or wrong confirmation, :class:`InputError` (nothing sent) for
-    a bad argument, and :class:`ApplyInterrupted` (a ``KeyboardInterrupt``) on Ctrl-C.
+    (clamped to 1..20), ``progress`` and ``stop`` work as in :func:`~cmnb.api._bulk.create_many`.
+    API and network errors become ``failed``/``unknown`` outcomes. Raises
+    :class:`ConfirmationError` (nothing sent) for a missing or wrong confirmation,
+    :class:`InputError` (nothing sent) for a bad argument, and :class:`ApplyInterrupted` (a
+    ``KeyboardInterrupt``) on Ctrl-C or once ``stop`` (a ``threading.Event``, e.g. set from
+    another thread: the form's **Stop** button) is set: nothing more is sent after either.
     """
     _check_confirmation(plan, confirm_deletes)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int):
         raise InputError(f"concurrency must be an int, not {concurrency!r}.", field="concurrency")
+    if stop is not None and not isinstance(stop, threading.Event):
+        raise InputError(f"stop must be a threading.Event, not {stop!r}.", field="stop")
     workers = max(1, min(MAX_CONCURRENCY, concurrency))
     hook = progress_hook(progress)
-    run = _Apply(plan.steps, data_sources, workers, hook)
+    run = _Apply(plan.steps, data_sources, workers, hook, stop=stop)
     # The account as it is now, so a kept step is reported truthfully even if the plan is
     # stale; when it cannot be read, nothing is sent (the error is raised).
     if any(step.action in ("keep", "ignore") for step in plan.steps):
@@ -104,14 +109,21 @@ class _Apply:
     """One apply call. Outcomes are recorded, and progress reported, on the calling thread."""
 
     def __init__(
-        self, steps: Sequence[PlanStep], data_sources: DataSources, workers: int, hook: Any
+        self,
+        steps: Sequence[PlanStep],
+        data_sources: DataSources,
+        workers: int,
+        hook: Any,
+        *,
+        stop: threading.Event | None = None,
     ) -> None:
         self.steps, self.data_sources, self.workers = steps, data_sources, workers
         self.hook = hook  # its start/finish, when it has them, draw the bar's ends
         self.report: Any = hook  # called per outcome; off after Ctrl-C, as in create_many
         self.outcomes: list[ApplyOutcome | None] = [None] * len(steps)
         self.done = 0
-        self.interrupted = threading.Event()  # set on Ctrl-C: deletes in flight stop retrying
+        # Set on Ctrl-C or by the caller's stop: nothing more is sent, requests in flight finish.
+        self.interrupted = stop if stop is not None else threading.Event()
         self.unsure: list[tuple[int, Exception]] = []  # deletes that may have acted, unanswered
         self.held: list[dict[str, Any]] = []  # the account's sources just before applying
 
@@ -137,12 +149,18 @@ class _Apply:
             start(len(self.steps))
         try:
             self.keep()
+            self.stop_point()
             self.create()
             self.delete()
         except KeyboardInterrupt:
             self.report = None
             raise ApplyInterrupted(self.finish(interrupted=True)) from None
         return self.finish(interrupted=False)
+
+    def stop_point(self) -> None:
+        """Where a set ``stop`` takes effect between sends: as if Ctrl-C had been pressed."""
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
 
     def finish(self, *, interrupted: bool) -> ApplyResult:
         for index, outcome in enumerate(self.outcomes):
@@ -184,7 +202,12 @@ class _Apply:
         names = [self.steps[i].name for i in indexes]
         try:
             bulk = create_many(
-                self.data_sources, names, mode="ensure", concurrency=self.workers, progress=forward
+                self.data_sources,
+                names,
+                mode="ensure",
+                concurrency=self.workers,
+                progress=forward,
+                stop=self.interrupted,  # the caller's stop reaches the creates on the wire
             )
         except BulkInterrupted as stop:
             self.report = None
@@ -206,6 +229,7 @@ class _Apply:
         halt: Exception | None = None
         try:
             while queue or in_flight:
+                self.stop_point()  # checked again after each wait: a stop is seen within 0.2 s
                 while queue and halt is None and len(in_flight) < self.workers:
                     index = queue.popleft()
                     in_flight[pool.submit(self.delete_one, index)] = index
@@ -238,6 +262,8 @@ class _Apply:
                 self.data_sources.delete(check_uuid(self.steps[index].uuid))
         except NotFoundError:
             return "gone", None  # deleted by someone else since the plan: the goal holds
+        except Stopped:
+            return "skipped", None  # a stop or Ctrl-C came before it was sent
         except CmnbError as error:
             return ("unsure" if _may_have_acted(error) else "failed"), error
         return "deleted", None

@@ -31,6 +31,8 @@ from ._desired import Desired, Rows, desired_names
 from ._models import DataSource, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    import threading
+
     import pandas
 
     from ._apply import ApplyResult, ProgressArg
@@ -165,8 +167,11 @@ class Plan:
         confirm_deletes: int | None = None,
         concurrency: int = 8,
         progress: ProgressArg = None,
+        stop: threading.Event | None = None,
     ) -> ApplyResult:
-        """Carry the plan out; see :func:`cmnb.api._apply.apply` (what it raises, too)."""
+        """Carry the plan out; see :func:`cmnb.api._apply.apply` (what it raises, too).
+
+        ``stop`` (a ``threading.Event``) stops sending once set, as Ctrl-C does."""
         from . import _apply  # loaded by those who apply, not by those who only plan
 
         return _apply.apply(
@@ -175,6 +180,7 @@ class Plan:
             confirm_deletes=confirm_deletes,
             concurrency=concurrency,
             progress=progress,
+            stop=stop,
         )
 
     def to_frame(self) -> pandas.DataFrame:

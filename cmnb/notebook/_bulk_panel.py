@@ -7,7 +7,8 @@ puts every created or existing source into ``form.table``. Lines whose name is n
 account leave the box; the others stay, to be fixed and sent again. It does no HTTP of its own.
 In a notebook kernel the run goes on in a thread, so that **Stop** can be pressed while it runs
 (a kernel handles one widget event at a time): Stop means stop sending, as Ctrl-C does for
-``create_many``.
+``create_many``. **Preview** and **Apply** (the box as a plan, then applied, through the same
+run) live in :mod:`cmnb.notebook._plan_panel`.
 The pure helpers (:func:`check_box`, :func:`summary_html`, :func:`remaining_lines`,
 :func:`run_status`, :func:`outcome_frame`) hold the rules; the widgets only wire them up.
 """
@@ -25,6 +26,7 @@ import ipywidgets as widgets
 from ..api._bulk import BulkInterrupted, BulkResult
 from ..api._validation import name_problem
 from ._messages import describe_outcome
+from ._plan_panel import CREATED_ALL, PlanPanel
 from ._render import outcomes_html
 from ._widget_progress import WidgetProgress, _in_notebook
 from ._widgets import never_raises, status_html
@@ -32,7 +34,7 @@ from ._widgets import never_raises, status_html
 if TYPE_CHECKING:
     import pandas
 
-    from ..api._models import DataSource
+    from ..api._plan import Plan
 
 __all__ = [
     "BoxCheck",
@@ -47,6 +49,8 @@ __all__ = [
 #: ``run(busy_text, action)``: the form's busy guard around one request; ``action`` returns the
 #: ``(kind, text)`` of the status line.
 RunGuarded = Callable[[str, Callable[[], tuple[str, str]]], None]
+#: What a run does once its bar and Stop are up: ``work(bar, stop)`` returns the status line.
+Work = Callable[[WidgetProgress, threading.Event], tuple[str, str]]
 
 _SHOWN_PROBLEMS = 10  # the summary lists at most this many problem lines
 _SHOWN_CHARS = 40
@@ -170,17 +174,19 @@ class BulkPanel:
     The panel knows the form only through its arguments: ``status`` (the form's status line,
     where problems are shown), ``run`` (the form's busy guard, see :data:`RunGuarded`),
     ``busy()`` (a request is in flight), ``reuse()`` (the **If it exists, reuse it** box),
-    ``create_many(names, **options)`` (the current client's) and ``keep(sources)`` (into the
-    form's table).
+    ``create_many(names, **options)`` and ``plan(names)`` (the current client's) and
+    ``keep(sources, gone=())`` (into the form's table; ``gone``: uuids to drop from it).
 
     ``names_input`` (a ``Textarea``, one name per line), ``summary`` (the live check),
     ``create_all_button``, ``stop_button`` (shown while a run goes on: nothing more is sent,
     the requests already sent finish), ``progress_slot`` (holds the bar of the current or last run),
     ``outcome_view`` (one row per name of the last run) and ``result`` (that run's
-    :class:`cmnb.BulkResult`, or ``None``). ``box`` is the input part the form lays out.
-    The form's **If it exists, reuse it** box picks ``mode="ensure"`` (ticked) or ``"create"``.
-    ``threaded`` (default: inside a notebook kernel) runs **Create all** in a thread so that
-    **Stop** can be clicked; :meth:`wait` waits for that run (read ``result`` after it).
+    :class:`cmnb.BulkResult`, or ``None``). ``plan_panel`` holds **Preview** and **Apply**
+    (see :class:`~cmnb.notebook._plan_panel.PlanPanel`). ``box`` is the input part the form
+    lays out. The form's **If it exists, reuse it** box picks ``mode="ensure"`` (ticked) or
+    ``"create"`` for **Create all**. ``threaded`` (default: inside a notebook kernel) runs
+    **Create all** and **Apply** in a thread so that **Stop** can be clicked; :meth:`wait`
+    waits for that run (read ``result`` after it).
     Callbacks never raise: problems become the form's status line.
     """
 
@@ -192,7 +198,8 @@ class BulkPanel:
         busy: Callable[[], bool],
         reuse: Callable[[], bool],
         create_many: Callable[..., BulkResult],
-        keep: Callable[[list[DataSource]], None],
+        plan: Callable[[list[str]], Plan],
+        keep: Callable[..., None],
         concurrency: int = 8,
         threaded: bool | None = None,
     ) -> None:
@@ -222,17 +229,33 @@ class BulkPanel:
         )
         self.progress_slot = widgets.HBox([])
         self.outcome_view = widgets.HTML()
+        self.plan_panel = self._plan_panel(plan)
         self.box = widgets.VBox(
-            [
-                self.names_input,
-                self.summary,
-                widgets.HBox([self.create_all_button, self.stop_button, self.progress_slot]),
-            ]
+            [self.names_input, self.summary, self._actions(), self.plan_panel.view]
         )
         self.names_input.observe(self._on_names_change, names="value")
         self.create_all_button.on_click(self._on_create_all)
         self.stop_button.on_click(self._on_stop)
         self.validate()
+
+    def _plan_panel(self, plan: Callable[[list[str]], Plan]) -> PlanPanel:
+        return PlanPanel(
+            status=self.status,
+            run=self._run,
+            launch=self.launch,
+            busy=lambda: self._busy() or self.running,
+            check=lambda: check_box(self.names_input.value),
+            plan=plan,
+            keep=self._keep,
+            rows=self.outcome_view,
+            concurrency=lambda: self.concurrency,
+        )
+
+    def _actions(self) -> widgets.HBox:
+        # One row, wrapped rather than cut off in a narrow window (the bar is the widest part).
+        buttons = [self.create_all_button, self.plan_panel.preview_button]
+        buttons += [self.plan_panel.apply_button, self.stop_button, self.progress_slot]
+        return widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
 
     def show(self, visible: bool) -> None:
         """Show or hide the bulk widgets (the form's mode toggle calls this)."""
@@ -241,17 +264,25 @@ class BulkPanel:
         self.outcome_view.layout.display = display
 
     def clear(self) -> None:
-        """Forget the last run's outcomes and bar (the form went LIVE: they were sandbox's)."""
+        """Forget the last run's outcomes, bar and preview (the form went LIVE: they were the
+        sandbox's)."""
         self.result, self.progress = None, None
         self.outcome_view.value = ""
         self.progress_slot.children = ()
+        self.plan_panel.clear()
 
     def validate(self) -> BoxCheck:
-        """Refresh the summary and the button from the box; return the check."""
+        """Refresh the summary and the buttons from the box; return the check."""
         check = check_box(self.names_input.value)
         self.summary.value = summary_html(check)
         self.create_all_button.disabled = self._busy() or self.running or not check.names
+        self.plan_panel.refresh(check)
         return check
+
+    def disable(self) -> None:
+        """Every button of the panel off (a request starts); :meth:`validate` restores them."""
+        self.create_all_button.disabled = True
+        self.plan_panel.disable()
 
     @property
     def running(self) -> bool:
@@ -271,7 +302,7 @@ class BulkPanel:
 
     @never_raises
     def _on_stop(self, button: Any = None) -> None:
-        """Stop sending: create_many sends nothing more, settles what was sent, and returns."""
+        """Stop sending: the run sends nothing more, settles what was sent, and returns."""
         if not self._stop.is_set() and self.stop_button.layout.display != "none":
             self._stop.set()
             self.stop_button.disabled = True
@@ -285,35 +316,42 @@ class BulkPanel:
         if not check.names:
             return
         mode: Literal["ensure", "create"] = "ensure" if self._reuse() else "create"
+        count = len(check.names)
+        verb = "Finding or creating" if mode == "ensure" else "Creating"
+        noun = "name" if count == 1 else "names"
+        self.plan_panel.invalidate(CREATED_ALL)  # the account is about to change
+        self.launch(
+            f"{verb} {count} {noun}…",
+            lambda bar, stop: self._create_all(check.names, mode, bar, stop, len(check.invalid)),
+        )
+
+    def launch(self, busy_text: str, work: Work) -> None:
+        """Run ``work(bar, stop)`` under the form's busy guard, with a fresh bar and **Stop**
+        shown: in a thread in a kernel (so that Stop can be clicked), else right here. The last
+        run's rows are cleared first; the buttons are restored when it ends."""
         bar = WidgetProgress(show=False)
         bar.bar.description = ""
         self.progress = bar
         self.progress_slot.children = (bar.box,)
-        self.result, self.outcome_view.value = None, ""
-        count = len(check.names)
-        verb = "Finding or creating" if mode == "ensure" else "Creating"
-        noun = "name" if count == 1 else "names"
-        self._stop = threading.Event()
+        self.result, self.plan_panel.result, self.outcome_view.value = None, None, ""
+        stop = self._stop = threading.Event()
         self.stop_button.disabled, self.stop_button.layout.display = False, None
 
         def job() -> None:
             try:
-                self._run(
-                    f"{verb} {count} {noun}…",
-                    lambda: self._create_all(check.names, mode, bar, len(check.invalid)),
-                )
+                self._run(busy_text, lambda: work(bar, stop))
             except BaseException:  # a thread's exception would only reach stderr
                 logger.debug("cmnb bulk run failed", exc_info=True)
             finally:
                 self.stop_button.layout.display = "none"
-                if self.threaded:  # the run is over: Create all may be pressed again
+                if self.threaded:  # the run is over: the buttons may be pressed again
                     self._thread = None
                     self.validate()
 
         if not self.threaded:
             job()
             return
-        self.create_all_button.disabled = True  # before the thread starts: no second run
+        self.disable()  # before the thread starts: no second run
         self._thread = threading.Thread(target=job, name="cmnb-form-bulk", daemon=True)
         self._thread.start()
 
@@ -322,19 +360,16 @@ class BulkPanel:
         names: tuple[str, ...],
         mode: Literal["ensure", "create"],
         bar: WidgetProgress,
+        stop: threading.Event,
         not_sent: int,
     ) -> tuple[str, str]:
         """Runs inside the form's busy guard; returns the status line."""
         try:
             result = self._create_many(
-                list(names),
-                mode=mode,
-                concurrency=self.concurrency,
-                progress=bar,
-                stop=self._stop,
+                list(names), mode=mode, concurrency=self.concurrency, progress=bar, stop=stop
             )
-        except BulkInterrupted as stop:  # Stop or Ctrl-C: show what finished, never a traceback
-            result = stop.partial_result
+        except BulkInterrupted as stopped:  # Stop or Ctrl-C: show what finished, never a traceback
+            result = stopped.partial_result
         self.result = result
         self._keep(result.sources)
         self.outcome_view.value = outcomes_html(outcome_frame(result))

@@ -121,6 +121,7 @@ class DataSourceForm:
             create_many=lambda names, **options: self.client.data_sources.create_many(
                 names, **options
             ),
+            plan=lambda names: self.client.data_sources.plan(names),
             keep=self._keep,
         )
 
@@ -189,8 +190,12 @@ class DataSourceForm:
     def _render_table(self) -> None:
         self.table_view.value = self.table._repr_html_()
 
-    def _keep(self, sources: Iterable[DataSource]) -> None:
-        """Put ``sources`` in the table and show it (the bulk panel's way in)."""
+    def _keep(self, sources: Iterable[DataSource], gone: Iterable[str] = ()) -> None:
+        """Put ``sources`` in the table, drop the uuids ``gone`` (deleted on the server), and
+        show it (the bulk panel's way in)."""
+        for uuid in gone:
+            if uuid in self.table:
+                self.table.remove(uuid)
         self.table.extend(sources)
         self._render_table()
 
@@ -243,7 +248,7 @@ class DataSourceForm:
         names = tuple(names)
         self._busy = True
         self.create_button.disabled = True
-        self.bulk.create_all_button.disabled = True
+        self.bulk.disable()
         self.go_live_button.disabled = True
         self.mode_toggle.disabled = True
         try:

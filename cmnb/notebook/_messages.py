@@ -27,10 +27,19 @@ from ..errors import (
 if TYPE_CHECKING:
     from ..api._bulk_result import BulkOutcome
 
-__all__ = ["FORM_REUSE_OPTION", "describe_error", "describe_outcome", "short_error"]
+__all__ = [
+    "FORM_PREVIEW_OPTION",
+    "FORM_REUSE_OPTION",
+    "describe_error",
+    "describe_outcome",
+    "short_error",
+]
 
 #: How the form tells a user to reuse an existing source; the CLI says "Pass --ensure".
 FORM_REUSE_OPTION = "Tick “If it exists, reuse it”"
+#: The same advice after the form's **Apply**, which always reuses: a new preview tells
+#: whether a name whose answer was lost is in the account.
+FORM_PREVIEW_OPTION = "Press Preview"
 
 
 def _said(exc: APIError) -> str:
