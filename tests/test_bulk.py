@@ -143,10 +143,10 @@ def by_outcome(result: BulkResult) -> dict[str, str]:
     return {o.name: o.outcome for o in result}
 
 
-# --- validation: nothing is sent for bad names or repeats ----------------------------------------
+# --- validation: nothing is sent for bad names; a repeat is sent once ----------------------------
 
 
-def test_invalid_names_and_repeats_fail_without_sending_anything() -> None:
+def test_invalid_names_fail_and_repeats_are_sent_once_without_failing() -> None:
     fake = FakeDataSources()
     names: list[Any] = ["Billing", "   ", "", None, "Stripe EU", " Billing ", "bad\x00name", 3]
     names.append("Stripe EU")
@@ -154,24 +154,63 @@ def test_invalid_names_and_repeats_fail_without_sending_anything() -> None:
     result = create_many(fake, names)
 
     assert [o.outcome for o in result] == [
-        "created", "failed", "failed", "failed", "created", "failed", "failed", "failed", "failed",
+        "created", "failed", "failed", "failed", "created", "repeated", "failed", "failed",
+        "repeated",
     ]  # fmt: skip
     assert [o.index for o in result] == list(range(len(names)))
     assert sorted(fake.create_calls) == ["Billing", "Stripe EU"]
     assert fake.list_calls == 1
     assert all(isinstance(o.error, InputError) for o in result.failed)
-    assert "index 0" in str(result.outcomes[5].error)
-    assert "index 4" in str(result.outcomes[8].error)
     assert "blank" in str(result.outcomes[1].error)
     assert "control character" in str(result.outcomes[6].error)
     assert result.outcomes[3].name == "None" and result.outcomes[7].name == "3"
-    assert result.outcomes[5].name == "Billing"  # stripped
+    # issue 15: a repeat is a duplicate of the input, not a failure: it shares its first's fate
+    billing, again = result.outcomes[0], result.outcomes[5]
+    assert again.name == "Billing" and again.error is None  # stripped
+    assert again.repeat_of is billing and again.source is billing.source and again.ok
+    assert again.note == "Same name as index 0: sent once."
+    assert result.outcomes[8].note == "Same name as index 4: sent once."
+    assert result.counts["repeated"] == 2 and result.repeated == [again, result.outcomes[8]]
+    assert result.summary() == "9 names: 2 created, 2 repeated, 5 failed"
+    assert [s.name for s in result.sources] == ["Billing", "Stripe EU"]  # each source once
+
+
+def test_a_repeat_follows_its_first_occurrence_whatever_it_becomes() -> None:
+    fake = FakeDataSources(existing=["Taken"], failures={"Broken": [BadRequestError(400, "no")]})
+    names = ["Taken", "Broken", "Taken", "Broken", "Broken"]
+
+    result = create_many(fake, names, mode="create")
+
+    assert [o.outcome for o in result] == ["failed", "failed", "repeated", "repeated", "repeated"]
+    assert [o.ok for o in result] == [False] * 5
+    assert fake.create_calls.count("Broken") == 1  # sent once
+    assert [o.repeat_of.index for o in result.repeated if o.repeat_of] == [0, 1, 1]
+    ensured = create_many(fake, ["Taken", "Taken"])
+    assert [(o.outcome, o.ok) for o in ensured] == [("existing", True), ("repeated", True)]
+    assert ensured.ok and ensured.counts["repeated"] == 1
+
+
+def test_a_repeat_of_a_name_never_sent_is_reported_with_it_after_ctrl_c() -> None:
+    fake = FakeDataSources()
+
+    def progress(done: int, total: int, outcome: BulkOutcome) -> None:
+        if outcome.name == "A":
+            raise KeyboardInterrupt
+
+    with pytest.raises(BulkInterrupted) as caught:
+        create_many(fake, ["A", "B", "C", "B"], concurrency=1, progress=progress)
+    outcomes = caught.value.partial_result.outcomes
+    assert [o.index for o in outcomes] == [0, 1, 2, 3]
+    assert outcomes[3].outcome == "repeated" and outcomes[3].repeat_of is outcomes[1]
+    assert outcomes[3].ok == outcomes[1].ok
 
 
 def test_all_invalid_sends_no_request_at_all() -> None:
     fake = FakeDataSources()
     result = create_many(fake, ["", " ", None])
-    assert result.counts == {"created": 0, "existing": 0, "failed": 3, "unknown": 0, "skipped": 0}
+    assert result.counts == {
+        "created": 0, "existing": 0, "repeated": 0, "failed": 3, "unknown": 0, "skipped": 0,
+    }  # fmt: skip
     assert fake.list_calls == 0 and fake.create_calls == []
 
 
@@ -430,7 +469,7 @@ def test_auto_progress_picks_the_widget_in_a_notebook_kernel(
 def test_widget_progress_counts_up_and_turns_green(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ipywidgets")
     shown: list[Any] = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     bar = WidgetProgress()
 
     create_many(FakeDataSources(), ["A", "B"], progress=bar)
@@ -521,7 +560,7 @@ def test_auto_progress_and_a_shown_result_load_no_display_libraries() -> None:
         "with cmnb.Sandbox(seed=1, rate_limit_per_s=None) as sb, sb.client() as client:\n"
         "    result = client.data_sources.create_many(['A', '', 'B'], progress='auto')\n"
         "    assert repr(result).startswith('BulkResult(3 names: 2 created, 1 failed)')\n"
-        "    assert '<table>' in result._repr_html_()\n"
+        "    assert '<table ' in result._repr_html_()\n"
         "print(sorted(m for m in ('pandas', 'ipywidgets', 'IPython') if m in sys.modules))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTMOGUL_")}
@@ -620,23 +659,44 @@ def test_a_second_ctrl_c_marks_requests_still_in_flight_as_unknown_not_as_skippe
 # --- the result ---------------------------------------------------------------------------------
 
 
-def test_to_frame_has_one_row_per_name_with_short_errors() -> None:
+def test_to_frame_has_one_row_per_name_with_whole_errors_and_real_missing_values() -> None:
     pytest.importorskip("pandas")
     fake = FakeDataSources(existing=["B"])
-    result = create_many(fake, ["A", "B", " "], mode="create")
+    result = create_many(fake, ["A", "B", " ", "A"], mode="create")
 
     frame = result.to_frame()
 
-    assert list(frame.columns) == ["name", "outcome", "uuid", "created_at", "error"]
-    assert list(frame["outcome"]) == ["created", "failed", "failed"]
-    assert frame.loc[0, "uuid"] == fake.store["A"].uuid
+    # issue 15 changed the order: the name first, the uuid last; the note is a column
+    assert list(frame.columns) == ["name", "outcome", "created_at", "error", "note", "uuid"]
+    assert list(frame["outcome"]) == ["created", "failed", "failed", "repeated"]
+    assert list(frame.index) == [0, 1, 2, 3]  # the input positions
+    assert frame.loc[0, "uuid"] == frame.loc[3, "uuid"] == fake.store["A"].uuid
     assert frame.loc[0, "created_at"] == CREATED_AT
     assert str(frame["created_at"].dtype).startswith("datetime64") and "UTC" in str(
         frame["created_at"].dtype
     )
     assert frame.loc[1, "error"].startswith("DuplicateNameError: A data source named 'B'")
     assert frame.loc[2, "error"] == "InputError: The name is blank (only whitespace)."
-    assert frame["error"].isna().tolist() == [True, False, False]
+    assert frame.loc[3, "note"] == "Same name as index 0: sent once."
+    # to_frame keeps real missing values (the displayed result shows empty cells)
+    assert frame["error"].isna().tolist() == [True, False, False, True]
+    assert frame["created_at"].isna().tolist() == [False, False, True, False]  # B: the holder
+    assert frame["note"].isna().tolist() == [True, True, True, False]
+
+
+def test_the_shown_result_has_empty_cells_whole_errors_and_the_uuid_last() -> None:
+    long_reason = "refused " * 40
+    fake = FakeDataSources(failures={"B": [BadRequestError(400, long_reason)]})
+    result = create_many(fake, ["A", "B", "A"])
+
+    page = result._repr_html_()
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page.split("<tbody>")[0])
+    assert headers == ["", "name", "outcome", "created_at", "error", "uuid"]
+    assert "NaN" not in page and "NaT" not in page and "None" not in page
+    assert long_reason.strip() in page  # whole: the cell wraps
+    assert "white-space: normal" in page
+    assert "Same name as index 0: sent once." in page  # a note shows where there is no error
+    assert result.summary() == "3 names: 1 created, 1 repeated, 1 failed"
 
 
 def test_repr_and_html_summarise_and_escape() -> None:
@@ -648,7 +708,9 @@ def test_repr_and_html_summarise_and_escape() -> None:
     assert "failed [1] '': InputError: The name is empty." in text
     html = result._repr_html_()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert result.counts == {"created": 2, "existing": 0, "failed": 1, "unknown": 0, "skipped": 0}
+    assert result.counts == {
+        "created": 2, "existing": 0, "repeated": 0, "failed": 1, "unknown": 0, "skipped": 0,
+    }  # fmt: skip
     assert len(result) == 3 and not result.ok
 
 
@@ -673,7 +735,7 @@ def test_sandbox_ensure_mode_sends_one_list_and_one_create_per_missing_name(cana
         )
 
         assert [o.outcome for o in result] == [
-            "existing", "existing", "created", "failed", "failed", "created",
+            "existing", "existing", "created", "repeated", "failed", "created",
         ]  # fmt: skip
         assert [r.query for r in lists(sb)] == [{}]
         assert sorted(r.body["name"] for r in posts(sb)) == ["Legacy", "Recurly EU"]
@@ -1090,7 +1152,7 @@ def test_repr_and_html_show_unknown_rows_and_the_note_of_a_lost_answer() -> None
     assert text.startswith("BulkResult(2 names: 1 created, 0 failed, 1 unknown)")
     assert "unknown [1] 'Unsure': TransportError: POST /v1/x: reset" in text
     page = result._repr_html_()
-    assert "Its answer was lost." in page and "<td>unknown</td>" in page
+    assert "Its answer was lost." in page and re.search(r"<td[^>]*>unknown</td>", page)
 
 
 def test_a_stop_event_set_from_another_thread_stops_sending_like_ctrl_c() -> None:

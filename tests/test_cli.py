@@ -149,13 +149,33 @@ def test_create_existing_name_fails_with_5_and_ensure_reuses_it(
 def test_create_invalid_names_are_not_sent_and_exit_3(
     run: Callable[..., Run], sandbox: cmnb.Sandbox
 ) -> None:
-    result = run("create", "Good", "   ", "Good")
+    result = run("create", "Good", "   ")
     assert result.code == 3
     assert result.lines[0].startswith("created\tds_")
-    assert result.lines[1:] == ["failed\t-\t'   '", "failed\t-\tGood"]
+    assert result.lines[1:] == ["failed\t-\t'   '"]
     assert "cmnb: failed '   ': Not sent: The name is blank (only whitespace)." in result.messages
     assert names_in(sandbox) == ["Good"]
     assert [r.method for r in sandbox.requests] == ["POST"]
+
+
+def test_create_a_repeated_name_is_sent_once_and_is_no_failure(
+    run: Callable[..., Run], sandbox: cmnb.Sandbox
+) -> None:
+    # issue 15: a name given twice is a duplicate of the input, not a failure
+    result = run("create", "Good", "Other", " Good ")
+    assert result.code == 0
+    uuid = sandbox.sources()[0]["uuid"]
+    assert result.lines[0] == f"created\t{uuid}\tGood"
+    assert result.lines[2] == f"repeated\t{uuid}\tGood"  # the first one's source
+    assert result.messages[-1] == "cmnb: 3 names: 2 created, 1 repeated, 0 failed"
+    assert [r.method for r in sandbox.requests] == ["POST", "POST"]
+    taken = run("create", "Good", "Good")  # the first fails: its repeat follows, one failure
+    assert taken.code == 5
+    assert [line.split("\t")[0] for line in taken.lines] == ["failed", "repeated"]
+    assert [m for m in taken.messages if m.startswith("cmnb: failed")] == [
+        f"cmnb: failed 'Good': A data source named “Good” already exists ({uuid})."
+        " Pass --ensure to use it."
+    ]
 
 
 def test_create_from_csv_column(
@@ -368,8 +388,9 @@ def test_list_table_newest_first(run: Callable[..., Run], sandbox: cmnb.Sandbox)
     assert run("create", "Newer").code == 0
     result = run("list")
     assert result.code == 0
-    assert [line.split()[-1] for line in result.lines] == ["'Newer'", "'Older'"]
-    assert all(line.split()[3].startswith("ds_") for line in result.lines)
+    # issue 15: the name first, the uuid last
+    assert [line.split("  ")[0] for line in result.lines] == ["'Newer'", "'Older'"]
+    assert all(line.split()[-1].startswith("ds_") for line in result.lines)
     assert result.messages == ["cmnb: 2 data sources"]
 
 
@@ -412,7 +433,7 @@ def test_list_csv_parses_back(run: Callable[..., Run], sandbox: cmnb.Sandbox) ->
     assert rows[0]["created_at"] == first["created_at"]  # the API's own form, to the millisecond
     assert rows[0]["invoice_handling_setting.manual.create_subscription_when_invoice_is"] == "open"
     empty = run("list", "--format", "csv", "--name", "nobody")
-    assert empty.lines == ["uuid,name,system,created_at,status"]
+    assert empty.lines == ["name,system,created_at,status,uuid"]  # the frame's order
 
 
 @pytest.mark.parametrize(
@@ -433,8 +454,8 @@ def test_list_csv_header_does_not_depend_on_rows(
     assert empty.lines == [empty.lines[0]]  # no rows
     assert header == full.lines[0].split(",")
     block = flag.removeprefix("--with-").replace("-", "_")
-    assert header[:5] == ["uuid", "name", "system", "created_at", "status"]
-    assert len(header) > 5 and all(column.startswith(block + ".") for column in header[5:])
+    assert header[:4] == ["name", "system", "created_at", "status"] and header[-1] == "uuid"
+    assert len(header) > 5 and all(column.startswith(block + ".") for column in header[4:-1])
 
 
 def test_list_table_rows_are_the_table_text_listing_rows(
@@ -459,8 +480,13 @@ def test_list_table_rows_are_the_table_text_listing_rows(
     listing = sources_text(frame, max_rows=len(frame)).splitlines()
     assert listing[0] == "DataSourceTable: 5 data sources"
     assert result.lines == [line.removeprefix("  ") for line in listing[1:]]
-    assert result.lines[0].startswith("2024-03-01 09:30:00 UTC  ds_")
-    assert result.lines[-1].startswith(" " * 23 + f"  {uuid}")  # NaT: last, blank
+    assert result.lines[0].startswith("'Quote \\' and \"double\"'  Custom  2024-03-01 09:30:00 UTC")
+    assert any(line.startswith("'\\u202eevil\\nname'  ") for line in result.lines)  # one line
+    no_time = result.lines[-2:]  # NaT (none given, or past 2262): last, the cell blank
+    assert [line.split()[0] for line in no_time] == ["'None'", "'Far'"]
+    assert all("UTC" not in line for line in no_time)
+    uuids = sorted(line.rsplit(" ", 1)[1] for line in result.lines)  # the uuid closes each line
+    assert uuids == sorted(entry["uuid"] for entry in odd)
     assert result.messages == ["cmnb: 5 data sources"]
 
 

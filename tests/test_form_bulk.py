@@ -238,16 +238,17 @@ def test_create_mode_with_faults(sb: cmnb.Sandbox, form: DataSourceForm) -> None
         HOSTILE: "created",
     }
     b_uuid = next(s["uuid"] for s in sb.sources() if s["name"] == "B")
-    assert rows[1][2] == b_uuid  # created or not, the row says which source holds the name
+    assert rows[1][4] == b_uuid  # created or not, the row says which source holds the name
     assert outcomes["B"] in ("created", "failed")
     created = 3 if outcomes["B"] == "created" else 2
     assert status == (
         f"✖ {created} created, 0 existing, {5 - created} failed; 1 invalid line not sent. "
         "The lines not done are still in the box."
     )
-    assert rows[0][4].startswith("ChartMogul refused the request (HTTP 400).")
-    assert rows[2][2] == old["uuid"]
-    assert rows[2][4] == (
+    # issue 15: the columns are name, outcome, created_at, error, uuid
+    assert rows[0][3].startswith("ChartMogul refused the request (HTTP 400).")
+    assert rows[2][4] == old["uuid"]
+    assert rows[2][3] == (
         f"A data source named “Old” already exists ({old['uuid']}). "
         "Tick “If it exists, reuse it” to use it."
     )
@@ -467,7 +468,7 @@ def test_interrupt_shows_the_partial_result_never_a_traceback() -> None:
     )
     assert "Traceback" not in form.status.value + form.bulk.outcome_view.value
     assert [row[1] for row in outcome_rows(form)] == ["created", "failed", "skipped"]
-    assert outcome_rows(form)[2][4] == "Not sent: the run was interrupted."
+    assert outcome_rows(form)[2][3] == "Not sent: the run was interrupted."
     assert [s.name for s in form.table] == ["A"]
     assert form.bulk.names_input.value == "B\nC"
     assert form.bulk.result is not None and form.bulk.result.interrupted
@@ -527,7 +528,8 @@ def test_outcome_frame_speaks_the_forms_words() -> None:
     error = DuplicateNameError(422, "taken", name="Old")
     result = BulkResult([outcome("Old", "failed", 0, error=error), outcome("New", "skipped", 1)])
     frame = outcome_frame(result)
-    assert list(frame.columns) == ["name", "outcome", "uuid", "created_at", "error"]
+    # issue 15 changed the order: the name first, the uuid last (the note: see outcomes_html)
+    assert list(frame.columns) == ["name", "outcome", "created_at", "error", "note", "uuid"]
     assert list(frame["error"]) == [
         "A data source named “Old” already exists. Tick “If it exists, reuse it” to use it.",
         "Not sent: the run was interrupted.",

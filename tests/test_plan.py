@@ -121,21 +121,49 @@ def test_a_plan_reads_well_in_every_form(client: cmnb.Client) -> None:
     assert plan.summary() == "2 to create, 2 unchanged, 1 to delete, 1 ignored (not Custom)"
     text = repr(plan)
     assert text.splitlines()[0] == f"Plan: {plan.summary()}"
-    assert text.splitlines()[1].startswith("  − delete  'Old import'  ds_")  # deletes first
+    assert text.splitlines()[1].startswith("  − delete  'Old import'  Custom  ds_")  # deletes first
     assert "  + create  'Legacy invoices'" in text
     assert repr(client.data_sources.plan([*WANTED, "Sales-led deals"], prune=True)) == text
 
     frame = plan.to_frame()
-    assert list(frame.columns) == ["name", "action", "uuid", "system", "created_at"]
+    # issue 15 changed the order: the name first, the uuid last
+    assert list(frame.columns) == ["name", "action", "system", "created_at", "uuid"]
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
     created = frame[frame["action"] == "create"]
     assert created["uuid"].isna().all() and created["created_at"].isna().all()
     assert frame.set_index("name").loc["Stripe", "system"] == "Stripe"
 
     table = plan_text(plan)
-    assert table.splitlines()[0].split() == ["name", "action", "uuid", "system", "created_at"]
+    assert table.splitlines()[0].split() == ["name", "action", "system", "created_at", "uuid"]
     assert table.splitlines()[-1] == plan.summary()
     assert [step.to_dict()["action"] for step in plan] == list(frame["action"])
+
+
+def test_an_apply_result_shows_whole_errors_wrapped_and_the_uuid_last() -> None:
+    from cmnb.api._apply_result import ApplyOutcome
+    from cmnb.api._models import DataSource
+
+    reason = "ChartMogul said no " * 6
+    kept = DataSource("ds_00000000-0000-4000-8000-000000000001", "Kept")
+    result = ApplyResult(
+        [
+            ApplyOutcome("Broken", "create", "failed", error=InputError(reason.strip())),
+            ApplyOutcome("Kept", "keep", "kept", source=kept),
+        ]
+    )
+    text = result_text(result).splitlines()
+    assert text[0].split() == ["name", "action", "outcome", "error", "uuid"]
+    uuid_at = text[0].index("uuid")
+    assert text[-2][uuid_at:] == kept.uuid  # in line under its header
+    error_at = text[0].index("error")
+    wrapped = [line[error_at:uuid_at].strip() for line in text[1:-2]]
+    assert " ".join(wrapped) == f"InputError: {reason.strip()}"  # whole, over several lines
+    assert len(wrapped) > 1 and all(line[:error_at].strip() == "" for line in text[2:-2])
+    page = result._repr_html_()
+    assert reason.strip() in page and "white-space: normal" in page
+    frame = result.to_frame()
+    assert list(frame.columns) == ["name", "action", "outcome", "error", "uuid"]
+    assert frame.loc[0, "error"] == f"InputError: {reason.strip()}" and frame["uuid"][0] is None
 
 
 def test_plan_html_colours_actions_escapes_names_and_ends_with_the_summary(

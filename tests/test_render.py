@@ -72,6 +72,12 @@ def test_long_table_is_truncated_with_a_note() -> None:
     assert [f"Source {n}" in html for n in range(1, 8)] == [False] * 4 + [True] * 3
 
 
+def leaf_headers(html: str, level: int) -> list[str]:
+    """The header texts of one header row, as read (``<wbr>`` only lets them wrap)."""
+    found = re.findall(rf'class="col_heading level{level} col\d+" [^>]*>(.*?)</th>', html)
+    return [text.replace("<wbr>", "") for text in found]
+
+
 def test_optional_blocks_are_columns_and_unknown_values_are_escaped() -> None:
     with_blocks = source(
         1,
@@ -81,9 +87,42 @@ def test_optional_blocks_are_columns_and_unknown_values_are_escaped() -> None:
     frame = DataSourceTable([with_blocks, source(2)]).df
     html = render.sources_html(frame)
     check_golden("blocks.html", html)
-    assert ">processing_status.processed</th>" in html
+    # issue 15: a block's fields are grouped under its name (which may wrap), not 40-character
+    # dotted headers; name first, uuid last
+    assert 'colspan="4">processing_<wbr>status</th>' in html
+    assert 'colspan="2">auto_<wbr>churn_<wbr>subscription_<wbr>setting</th>' in html
+    assert leaf_headers(html, level=1) == [
+        "name", "system", "created_at", "status", "processed", "pending", "failed", "note",
+        "enabled", "interval", "uuid",
+    ]  # fmt: skip
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert "<b>x</b>" not in html
+
+
+RULES = [
+    "create_subscription_when_invoice_is",
+    "update_subscription_when_invoice_is",
+    "prevent_subscription_for_invoice_voided",
+    "prevent_subscription_for_invoice_refunded",
+    "prevent_subscription_for_invoice_written_off",
+]
+
+
+def test_invoice_handling_is_grouped_by_side_under_its_block() -> None:
+    rules = {
+        "create_subscription_when_invoice_is": "open",
+        "prevent_subscription_for_invoice_voided": True,
+    }
+    setting = {"invoice_handling_setting": {"manual": rules, "automatic": rules}}
+    html = render.sources_html(DataSourceTable([source(1, **setting)]).df)
+    assert 'colspan="10">invoice_<wbr>handling_<wbr>setting</th>' in html
+    assert 'colspan="5">manual</th>' in html and 'colspan="5">automatic</th>' in html
+    assert ">create_<wbr>subscription_<wbr>when_<wbr>invoice_<wbr>is</th>" in html
+    assert leaf_headers(html, level=2) == [
+        "name", "system", "created_at", "status",
+        *RULES, *RULES,  # manual, then automatic
+        "uuid",
+    ]  # fmt: skip
 
 
 def test_hostile_column_header_and_nested_value_are_escaped() -> None:
@@ -127,17 +166,32 @@ def test_count_note(shown: int, total: int, note: str) -> None:
 
 
 def test_text_listing() -> None:
+    # issue 15: the name first, the uuid last, in the DataFrame's column order, aligned
     frame = DataSourceTable([source(1, HOSTILE), source(2)]).df
     assert render.sources_text(frame) == (
         "DataSourceTable: 2 data sources\n"
-        "  2024-03-02 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000002  Custom      idle"
-        "            'Source 2'\n"
-        "  2024-03-01 09:30:00 UTC  ds_00000000-0000-4000-8000-000000000001  Custom      idle"
-        "            '<img src=x onerror=alert(1)>'"
+        "  'Source 2'                      Custom  2024-03-02 09:30:00 UTC  idle"
+        "  ds_00000000-0000-4000-8000-000000000002\n"
+        "  '<img src=x onerror=alert(1)>'  Custom  2024-03-01 09:30:00 UTC  idle"
+        "  ds_00000000-0000-4000-8000-000000000001"
     )
     assert render.sources_text(frame, max_rows=1).startswith(
         "DataSourceTable: showing 1 of 2 data sources (newest first)\n"
     )
+
+
+def test_a_long_name_overflows_its_own_listing_line_only() -> None:
+    frame = DataSourceTable(
+        [source(1, "L" * 70), source(2, "Short"), source(3, "\u202eevil\nname")]
+    ).df
+    first, second, third = render.listing_lines(render.newest_first(frame))
+    assert first.startswith("'\\u202eevil\\nname'  ") and "\n" not in first  # quoted, one line
+    assert second.index("Custom") == first.index("Custom")  # aligned, at most 40 wide
+    assert third.startswith(repr("L" * 70) + "  Custom")  # the whole name, pushed along
+    assert [line.rsplit("  ", 1)[1] for line in (first, second, third)] == [
+        f"ds_00000000-0000-4000-8000-{n:012d}" for n in (3, 2, 1)
+    ]
+    assert render.listing_lines(DataSourceTable().df) == []
 
 
 def test_max_rows_must_be_positive() -> None:
@@ -218,3 +272,22 @@ def test_outcome_errors_wrap_and_wide_tables_scroll_in_their_own_box() -> None:
     assert html_text.startswith('<div class="cmnb-outcomes" style="overflow-x: auto;')
     sources = render.sources_html(pd.DataFrame({"uuid": ["ds_1"], "name": ["a"]}))
     assert sources.startswith('<div class="cmnb-sources" style="overflow-x: auto;')
+
+
+def test_outcome_notes_fill_empty_error_cells_and_repeats_are_not_problems() -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ["A", "B", "A"] + [f"n{i}" for i in range(20)],
+            "outcome": ["created", "failed", "repeated"] + ["created"] * 20,
+            "created_at": pd.to_datetime([None] * 23, utc=True),
+            "error": [None, "InputError: no", None] + [None] * 20,
+            "note": [None, "ignored: the error says it", "Same name as index 0: sent once."]
+            + [None] * 20,
+            "uuid": [None] * 23,
+        }
+    )
+    html_text = render.outcomes_html(frame)
+    assert ">note</th>" not in html_text  # one column says what is worth knowing
+    assert "Same name as index 0: sent once." in html_text and "ignored" not in html_text
+    assert re.findall(r">(A|B|n0)</td>", html_text)[:3] == ["B", "A", "A"]  # problems first
+    assert "NaT" not in html_text and "None" not in html_text and "nan" not in html_text

@@ -58,7 +58,8 @@ def test_empty_frame_has_the_columns_and_dtypes() -> None:
 def test_frame_columns_values_and_dtypes() -> None:
     table = DataSourceTable([source(1), source(2, status="working")])
     frame = table.df
-    assert list(frame.columns) == ["uuid", "name", "system", "created_at", "status"]
+    # issue 15 changed the order: the name first, the uuid last
+    assert list(frame.columns) == ["name", "system", "created_at", "status", "uuid"]
     assert list(frame["name"]) == ["Source 1", "Source 2"]
     assert list(frame["status"]) == ["idle", "working"]
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
@@ -80,12 +81,13 @@ def test_blocks_are_flattened_in_a_stable_order_with_nullable_dtypes() -> None:
     )
     frame = table.df
     columns = list(frame.columns)
-    assert columns[:8] == [
-        *BASE_COLUMNS,
+    assert columns[:7] == [
+        *BASE_COLUMNS[:-1],
         "processing_status.processed",
         "processing_status.pending",
         "processing_status.failed",
     ]
+    assert columns[-1] == "uuid"  # after every block field
     assert columns.index("invoice_handling_setting.manual.zeta") > columns.index(
         "invoice_handling_setting.manual.prevent_subscription_for_invoice_written_off"
     )
@@ -124,11 +126,12 @@ def test_asked_for_blocks_give_the_same_columns_with_or_without_rows() -> None:
         ]
     ).to_frame(blocks=blocks)
     assert list(empty.columns) == list(plain.columns)
-    assert list(empty.columns)[5:8] == [
+    assert list(empty.columns)[4:7] == [
         "processing_status.processed",
         "processing_status.pending",
         "processing_status.failed",
     ]
+    assert list(empty.columns)[-1] == "uuid"
     assert "invoice_handling_setting.automatic.create_subscription_when_invoice_is" in empty
     assert not any(c.startswith("auto_churn") for c in empty.columns)  # not asked for
     # a source carrying every block adds the one not asked for, after the others' columns
@@ -204,6 +207,15 @@ def test_to_csv_round_trips(tmp_path: Path) -> None:
     assert list(back.columns) == list(BASE_COLUMNS)
     assert back["name"][0] == 'Comma, "quoted"'
     assert back["created_at"][0] == "2024-03-01T09:30:00.918Z"
+
+
+def test_the_csv_columns_are_the_frames_in_its_order(tmp_path: Path) -> None:
+    path = tmp_path / "sources.csv"
+    table = DataSourceTable([source(1, processing_status={"processed": 1})])
+    table.to_csv(path)
+    header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header == list(table.df.columns)
+    assert header[0] == "name" and header[-1] == "uuid"
 
 
 def test_to_csv_writes_the_api_timestamp_form_and_reads_back(tmp_path: Path) -> None:

@@ -1,19 +1,21 @@
 """Bulk setup: create many data sources at the rate limit, with exactly one outcome per name.
 
-:func:`create_many` validates every name first (invalid names and repeats within the input
-become ``failed`` outcomes and nothing is sent for them), then, in ``ensure`` mode, looks the
-account up with **one** ``list()`` call and creates only the missing names on a small thread
-pool. Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s);
-bulk adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
+:func:`create_many` validates every name first (invalid names become ``failed`` outcomes and
+nothing is sent for them; a name given again is sent once, and its later occurrences are
+``repeated``, sharing the first one's fate), then, in ``ensure`` mode, looks the account up
+with **one** ``list()`` call and creates only the missing names on a small thread pool.
+Pacing is the client's job (its shared pacer keeps every thread under 40 requests/s); bulk
+adds an adaptive in-flight limit that halves after a 429 the client could not absorb.
 Creates whose answer was lost for good (the client's retries ended in doubt) are settled
 together with one more ``list()`` at the end: each becomes ``created`` (found, with a note that
 its answer was lost), ``failed`` (not created) or ``unknown`` (that lookup failed too).
 After a 401, a 403 or a server that cannot be reached at all, nothing more is sent: the names
 left fail with that same error.
 
-Outcomes: ``created``, ``existing`` (ensure mode), ``failed`` (with the error; the account does
-not hold it), ``unknown`` (it may or may not exist) and ``skipped`` (never sent because the run
-was interrupted), one :class:`BulkOutcome` per name in a :class:`BulkResult` (both defined in
+Outcomes: ``created``, ``existing`` (ensure mode), ``repeated`` (the same name earlier in the
+input), ``failed`` (with the error; the account does not hold it), ``unknown`` (it may or may
+not exist) and ``skipped`` (never sent because the run was interrupted), one
+:class:`BulkOutcome` per name in a :class:`BulkResult` (both defined in
 :mod:`cmnb.api._bulk_result`, exported here too). Ctrl-C stops sending at once: requests waiting
 for the pacer, a connection slot or a retry are not sent; those already on the wire finish their
 current attempt and their doubts are settled by the one ``list()``; then
@@ -98,6 +100,8 @@ def create_many(
     """Create a data source for each name; return a :class:`BulkResult` in input order.
 
     ``names``: any iterable of names (a list, a pandas Series, a CSV column); each is stripped.
+    A name given more than once is sent once; its later occurrences are ``repeated`` (their
+    ``ok`` is the first one's, their ``note`` says where that is).
     ``mode="ensure"`` reports names already in the account as ``existing``;
     ``mode="create"`` reports them as ``failed`` with a :class:`DuplicateNameError` (and the
     source holding the name, when the client found it).
@@ -153,6 +157,9 @@ class _Run:
         self.outcomes: list[BulkOutcome | None] = [None] * len(items)
         self.done = 0
         self.names: dict[int, str] = {}
+        # A name given again: the indexes of its later occurrences, by its first one's. They
+        # are recorded with the first one, whichever way that ends.
+        self.repeats: dict[int, list[int]] = {}
         self.started: set[int] = set()
         self.landed: dict[int, DataSource | BaseException] = {}
         self.doubts = Doubts(mode)  # creates that ended while the server may have acted
@@ -163,7 +170,14 @@ class _Run:
     def record(self, index: int, outcome: Outcome, **details: Any) -> None:
         name = self.names.get(index) or _display_name(self.items[index])
         result = BulkOutcome(name, outcome, index=index, **details)
-        self.outcomes[index] = result
+        self._keep(result)
+        for later in self.repeats.pop(index, ()):
+            note = f"Same name as index {index}: sent once."
+            self._keep(BulkOutcome(name, "repeated", result.source, None, later, note, result))
+
+    def _keep(self, result: BulkOutcome) -> None:
+        """Keep one outcome and report it to the progress hook."""
+        self.outcomes[result.index] = result
         self.done += 1
         if self.progress is not None:
             try:
@@ -211,13 +225,8 @@ class _Run:
                 self.record(index, "failed", error=InputError(problem, field="name"))
                 continue
             name = self.names[index] = str(item).strip()
-            if name in first_index:
-                error = InputError(
-                    f"The same name is already at index {first_index[name]} of this input; "
-                    "it is sent once.",
-                    field="name",
-                )
-                self.record(index, "failed", error=error)
+            if name in first_index:  # sent once: recorded with its first occurrence
+                self.repeats.setdefault(first_index[name], []).append(index)
                 continue
             first_index[name] = index
             to_send.append(index)
@@ -324,9 +333,10 @@ class _Run:
             _log.warning("second Ctrl-C: not waiting for the requests in flight")
             calm = False
         landed = dict(self.landed)
+        repeats = {later for laters in self.repeats.values() for later in laters}
         for index, outcome in enumerate(self.outcomes):
             answer = landed.get(index)
-            if outcome is not None or index in self.doubts.pending:
+            if outcome is not None or index in self.doubts.pending or index in repeats:
                 continue
             if index in self.started and answer is None:
                 self.record(index, "unknown", error=_still_in_flight())

@@ -2,6 +2,11 @@
 
 Parsing never fails on what the server adds later: unknown keys are kept in ``extra`` and
 written back by ``to_dict()``; ``status`` and ``system`` are open strings.
+
+Showing is the display layer's job: a block's ``__str__``, ``_repr_pretty_`` and
+``_repr_html_`` (a small table) and a source's ``_repr_html_`` (a card) are display hooks that
+import :mod:`cmnb.notebook._block_view` when called, never at import time (import-linter lists
+them as allowed exceptions). ``repr()`` stays the one-line dataclass form.
 """
 
 from __future__ import annotations
@@ -115,8 +120,38 @@ def _split(data: Mapping[str, Any], known: tuple[str, ...]) -> Mapping[str, Any]
     return MappingProxyType({k: v for k, v in data.items() if k not in known})
 
 
+class _ShownAsTable:
+    """Display hooks of a block: a small table for people, one field per row.
+
+    ``str()`` (what ``print`` shows) and the text a notebook or IPython shows are aligned
+    lines; a notebook draws an HTML table. ``repr()`` stays the dataclass's one line.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # IPython takes a class's own __repr__ (the dataclass's) before an inherited
+        # _repr_pretty_, so each block class carries this one in its own namespace.
+        cls._repr_pretty_ = _ShownAsTable._repr_pretty_  # type: ignore[method-assign]
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        from ..notebook._block_view import block_text  # display hook (see module docstring)
+
+        return block_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self) if cycle else str(self))
+
+    def _repr_html_(self) -> str:
+        from ..notebook._block_view import block_html  # display hook
+
+        return block_html(self)
+
+
 @dataclass(frozen=True)
-class ProcessingStatus:
+class ProcessingStatus(_ShownAsTable):
     """How many of the source's imported objects are processed, pending and failed."""
 
     processed: int | None = None
@@ -140,7 +175,7 @@ class ProcessingStatus:
 
 
 @dataclass(frozen=True)
-class AutoChurnSubscriptionSetting:
+class AutoChurnSubscriptionSetting(_ShownAsTable):
     """Whether ChartMogul churns subscriptions automatically, and after how many days."""
 
     enabled: bool | None = None
@@ -162,7 +197,7 @@ class AutoChurnSubscriptionSetting:
 
 
 @dataclass(frozen=True)
-class InvoiceHandlingRules:
+class InvoiceHandlingRules(_ShownAsTable):
     """One side (manual or automatic) of the invoice handling setting."""
 
     create_subscription_when_invoice_is: str | None = None
@@ -191,7 +226,7 @@ class InvoiceHandlingRules:
 
 
 @dataclass(frozen=True)
-class InvoiceHandlingSetting:
+class InvoiceHandlingSetting(_ShownAsTable):
     """When invoices create or update subscriptions, for manual and automatic collection."""
 
     manual: InvoiceHandlingRules | None = None
@@ -319,3 +354,9 @@ class DataSource:
             if block is not None:
                 parts.append(f"{key}={block!r}")
         return "DataSource(" + ", ".join(parts) + ")"
+
+    def _repr_html_(self) -> str:
+        """A card in a notebook: the fields, name first, then each block as a small table."""
+        from ..notebook._block_view import source_html  # display hook (see module docstring)
+
+        return source_html(self)

@@ -36,11 +36,10 @@ if TYPE_CHECKING:
     from ..api._client import Client
     from ..api._models import DataSource
 
-__all__ = ["listing_line", "read_names", "run_create", "run_delete", "run_get", "run_list"]
+__all__ = ["read_names", "run_create", "run_delete", "run_get", "run_list"]
 
 PROGRESS_MIN_NAMES = 5  # a bar for a handful of names only flickers
 MAX_EXPLAINED = 10  # failures explained one by one on stderr; the rest are counted
-LISTING_TIME = "%Y-%m-%d %H:%M:%S UTC"  # created_at in `cmnb list`, to the second
 
 
 def _blocks(ctx: Context) -> list[str]:
@@ -99,9 +98,11 @@ def _delimiter(text: str, column: str) -> str:
 
 
 def run_create(ctx: Context) -> int:
-    """``cmnb create``: one ``created``/``existing``/``failed``/``unknown``/``skipped`` line per
-    name. Exit code: the first failure's, else :data:`EXIT_UNAVAILABLE` when some names are
-    ``unknown`` (not failed: whether they exist could not be found out), else 0."""
+    """``cmnb create``: one line per name, its outcome first (``created``, ``existing``,
+    ``repeated``, ``failed``, ``unknown`` or ``skipped``). Exit code: the first failure's, else
+    :data:`EXIT_UNAVAILABLE` when some names are ``unknown`` (not failed: whether they exist
+    could not be found out), else 0 (a ``repeated`` name is not a failure: its first one
+    tells)."""
     args = ctx.args
     names: list[str] = list(args.names)
     if args.column is not None and args.from_csv is None:
@@ -236,8 +237,8 @@ def run_list(ctx: Context) -> int:
     if args.format == "csv":
         ctx.out.write(csv_frame(frame).to_csv(index=False, lineterminator="\n"))
         return EXIT_OK
-    for row in render.newest_first(frame).itertuples(index=False):
-        ctx.emit(listing_line(row))
+    for line in render.listing_lines(render.newest_first(frame)):  # the lines of repr(table)
+        ctx.emit(line)
     filtered = args.name is not None or args.system is not None
     if not sources and filtered:
         ctx.say("no data source matches.")
@@ -246,22 +247,6 @@ def run_list(ctx: Context) -> int:
     if _blocks(ctx):
         ctx.say("the table shows no block fields: use --format csv or --format json for them.")
     return EXIT_OK
-
-
-def listing_line(row: Any) -> str:
-    """One row of ``cmnb list``'s table, from a row of :meth:`DataSourceTable.to_frame`:
-    created_at, uuid, system, status and the quoted name, in the columns of
-    ``repr(DataSourceTable)`` (``tests/test_cli.py`` holds the two together)."""
-    when = "" if _missing(row.created_at) else row.created_at.strftime(LISTING_TIME)
-    system = "" if _missing(row.system) else str(row.system)
-    return f"{when:<23}  {row.uuid}  {system:<10}  {row.status:<14}  {row.name!r}"
-
-
-def _missing(value: Any) -> bool:
-    """None, NaN or NaT: what a frame holds for a value the source did not have."""
-    import pandas as pd  # already loaded: the value comes from a DataFrame
-
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def run_get(ctx: Context) -> int:

@@ -27,13 +27,15 @@ from ..api._models import (
     flatten_fields,
     parse_timestamp,
 )
+from ._columns import SOURCE_COLUMNS, source_columns
 
 __all__ = ["BASE_COLUMNS", "Row", "csv_frame", "sources_frame", "text_field"]
 
 #: A held data source: its JSON object (see the module docstring).
 Row = dict[str, Any]
 
-BASE_COLUMNS = ("uuid", "name", "system", "created_at", "status")
+#: A data source's own columns, in the table's order (see :mod:`cmnb.notebook._columns`).
+BASE_COLUMNS = SOURCE_COLUMNS
 _TIME_DTYPE: Final = "datetime64[ns, UTC]"
 # The API's own timestamp form (``2023-01-10T15:34:05.918Z``), parsed in bulk; any other form
 # goes through models.parse_timestamp, one value at a time, so both paths agree exactly.
@@ -44,21 +46,22 @@ _API_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%f%z"  # pandas' fast ISO path; %z 
 def sources_frame(rows: Sequence[Row], blocks: Iterable[str] = ()) -> pd.DataFrame:
     """The DataFrame of ``rows`` (see :meth:`DataSourceTable.to_frame`), in their order.
 
-    The base columns, then the flattened fields of the blocks the rows carry and of the
-    ``blocks`` named. Raises ``ValueError`` for an unknown block name.
+    The columns of :func:`~cmnb.notebook._columns.source_columns`: ``name`` first, the
+    flattened fields of the blocks the rows carry and of the ``blocks`` named after
+    ``status``, ``uuid`` last. Raises ``ValueError`` for an unknown block name.
     """
     block_rows = {index: _block_fields(rows[index]) for index in _carrying_blocks(rows)}
     extra_columns: dict[str, None] = dict.fromkeys(_block_columns(blocks))
     for flat in block_rows.values():
         extra_columns.update(dict.fromkeys(flat))
-    columns = list(BASE_COLUMNS) + _ordered(extra_columns)
+    block_columns = _ordered(extra_columns)
     data: dict[str, pd.Series] = {"created_at": _times(rows)}
-    for column in ("uuid", "name", "system", "status"):
+    for column in ("name", "system", "status", "uuid"):
         data[column] = pd.Series(_texts(_values(rows, column)), dtype=str)
-    for column in columns[len(BASE_COLUMNS) :]:
+    for column in block_columns:
         values = [block_rows.get(index, {}).get(column) for index in range(len(rows))]
         data[column] = _column(column, values)
-    frame: pd.DataFrame = pd.DataFrame(data, columns=columns)
+    frame: pd.DataFrame = pd.DataFrame(data, columns=source_columns(block_columns))
     return frame
 
 

@@ -106,14 +106,16 @@ def describe_outcome(outcome: BulkOutcome, *, reuse_option: str = FORM_REUSE_OPT
     return outcome.note or None
 
 
-def short_error(error: BaseException | None, limit: int = 200) -> str:
-    """``"TypeName: first line of the message"``, cut to ``limit`` characters (``""`` for None).
+def short_error(error: BaseException | None, limit: int | None = 200) -> str:
+    """``"TypeName: first line of the message"``, cut to ``limit`` characters (``None``: never
+    cut; ``""`` for no error).
 
-    The compact form of a bulk run's rows (``BulkResult``'s repr, HTML and ``to_frame()``),
-    where the type tells the kind of failure at a glance and the whole sentence would not fit.
+    The compact form of a bulk run's rows: cut in ``BulkResult``'s one-line repr, whole in its
+    HTML and ``to_frame()`` (where the cell wraps), the type telling the kind of failure at a
+    glance.
     """
     if error is None:
         return ""
     lines = str(error).strip().splitlines()
     text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

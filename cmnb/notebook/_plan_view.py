@@ -10,10 +10,13 @@ a repr in a plain script loads neither.
 from __future__ import annotations
 
 import html as htmllib
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from ._columns import APPLY_COLUMNS
+from ._columns import PLAN_COLUMNS as _PLAN_COLUMNS
 from ._messages import short_error
 from ._theme import BORDER, ERROR, MUTED, SUCCESS, WARN
 
@@ -36,9 +39,12 @@ __all__ = [
     "result_text",
 ]
 
-PLAN_COLUMNS = ["name", "action", "uuid", "system", "created_at"]
-RESULT_COLUMNS = ["name", "action", "outcome", "uuid", "error"]
+PLAN_COLUMNS = list(_PLAN_COLUMNS)
+RESULT_COLUMNS = list(APPLY_COLUMNS)
 DEFAULT_MAX_ROWS = 20
+#: A text table's column is at most this wide; a longer error wraps inside its column (the
+#: uuid after it stays in line), a longer name overflows its own row.
+_TEXT_CELL_CHARS = 48
 #: Each action's colour (from the Jupyter theme, see _theme) and sign: colour is never alone.
 _ACTION_STYLE = {
     "create": (f"color: {SUCCESS}; font-weight: 600;", "+ "),
@@ -52,6 +58,8 @@ _CHANGES_FIRST = {"delete": 0, "create": 1, "keep": 2, "ignore": 3}
 _TABLE = 'class="cmnb-table" style="border-collapse: collapse; font-size: 0.9em;"'
 _CELL = "text-align: left; padding: 2px 10px; white-space: nowrap;"
 _WRAPPER = "overflow-x: auto; max-width: 100%;"
+#: An error is never cut: it wraps (as in a bulk result's table).
+_WRAPPED = "white-space: normal; min-width: 16em; max-width: 40em;"
 
 
 # -- plan -------------------------------------------------------------------------------------
@@ -72,15 +80,15 @@ def plan_frame(plan: Plan) -> pandas.DataFrame:
         {
             "name": pd.Series([step.name for step in steps], dtype=object),
             "action": pd.Series([step.action for step in steps], dtype=object),
-            "uuid": pd.Series([None] * len(steps), dtype=object),
             "system": pd.Series([None] * len(steps), dtype=object),
             "created_at": pd.Series([pd.NaT] * len(steps), dtype="datetime64[ns, UTC]"),
+            "uuid": pd.Series([None] * len(steps), dtype=object),
         },
         columns=PLAN_COLUMNS,
     )
     if at:
         account = sources_frame(cast("list[dict[str, Any]]", [held[index] for index in at]))
-        for column in ("uuid", "system", "created_at"):
+        for column in ("system", "created_at", "uuid"):
             frame.loc[at, column] = account[column].to_numpy()
     return frame
 
@@ -92,7 +100,7 @@ def plan_repr(plan: Plan, limit: int = 10) -> str:
     lines = [f"Plan: {plan.summary()}"]
     for step in changes[:limit]:
         sign = _ACTION_STYLE[step.action][1].strip()
-        held = f"  {step.uuid}  {step.system}" if step.uuid else ""
+        held = f"  {step.system}  {step.uuid}" if step.uuid else ""
         lines.append(f"  {sign} {step.action:<6}  {step.name!r}{held}")
     if len(changes) > limit:
         lines.append(f"  … and {len(changes) - limit} more changes (every step: .to_frame())")
@@ -108,12 +116,9 @@ def plan_html(plan: Plan, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:
     body = []
     for step in steps[:max_rows]:
         style, sign = _ACTION_STYLE[step.action]
-        cells = [
-            _td(format_cell(step.name)),
-            _td(htmllib.escape(sign + step.action), style),
-            *(_td(format_cell(value)) for value in (step.uuid, step.system, step.created_at)),
-        ]
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        cells = {column: _td(format_cell(getattr(step, column))) for column in PLAN_COLUMNS}
+        cells["action"] = _td(htmllib.escape(sign + step.action), style)
+        body.append("<tr>" + "".join(cells[column] for column in PLAN_COLUMNS) + "</tr>")
     table = _table(PLAN_COLUMNS, body) if body else ""
     note = _note(min(len(plan), max_rows), len(plan), "step", "changes first")
     summary = f'<p class="cmnb-plan-summary"><b>Plan</b>: {htmllib.escape(plan.summary())}</p>'
@@ -124,9 +129,7 @@ def plan_text(plan: Plan, max_rows: int | None = None) -> str:
     """Every step (or the first ``max_rows``, changes first) as an aligned text table, then the
     summary: what ``cmnb plan`` prints."""
     steps = list(plan.steps) if max_rows is None else _changes_first(plan.steps)[:max_rows]
-    rows = [
-        [_plain(s.name), s.action, s.uuid or "", s.system or "", _when(s.created_at)] for s in steps
-    ]
+    rows = [[_plain(getattr(step, column)) for column in PLAN_COLUMNS] for step in steps]
     table = _text_table(PLAN_COLUMNS, rows) if rows else "(no steps)"
     return f"{table}\n{plan.summary()}"
 
@@ -135,10 +138,11 @@ def plan_text(plan: Plan, max_rows: int | None = None) -> str:
 
 
 def result_frame(result: ApplyResult) -> pandas.DataFrame:
-    """One row per step, in plan order: :data:`RESULT_COLUMNS` (``error`` is short text)."""
+    """One row per step, in plan order: :data:`RESULT_COLUMNS` (``error`` is ``TypeName:
+    message``, whole; missing values are ``None``)."""
     import pandas as pd
 
-    rows = [[o.name, o.action, o.outcome, o.uuid, short_error(o.error) or None] for o in result]
+    rows = [_result_values(o) for o in result]
     frame: pandas.DataFrame = pd.DataFrame(rows, columns=RESULT_COLUMNS, dtype=object)
     return frame
 
@@ -164,14 +168,14 @@ def result_html(result: ApplyResult, *, max_rows: int = DEFAULT_MAX_ROWS) -> str
     for o in outcomes[:max_rows]:
         style, sign = _ACTION_STYLE[o.action]
         colour = _OUTCOME_COLOUR.get(o.outcome)
-        cells = [
-            _td(format_cell(o.name)),
-            _td(htmllib.escape(sign + o.action), style),
-            _td(htmllib.escape(o.outcome), f"color: {colour}; font-weight: 600;" if colour else ""),
-            _td(format_cell(o.uuid)),
-            _td(htmllib.escape(short_error(o.error)), "white-space: normal; min-width: 16em;"),
-        ]
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        values = _result_values(o)
+        cells = {column: _td(format_cell(values[column])) for column in RESULT_COLUMNS}
+        cells["action"] = _td(htmllib.escape(sign + o.action), style)
+        cells["outcome"] = _td(
+            htmllib.escape(o.outcome), f"color: {colour}; font-weight: 600;" if colour else ""
+        )
+        cells["error"] = _td(format_cell(values["error"], None), _WRAPPED)  # whole, wrapped
+        body.append("<tr>" + "".join(cells[column] for column in RESULT_COLUMNS) + "</tr>")
     summary = f"<p><b>ApplyResult</b>: {htmllib.escape(result.summary())}</p>"
     table = _table(RESULT_COLUMNS, body) if body else ""
     note = _note(min(len(result), max_rows), len(result), "step", "problems first")
@@ -180,14 +184,25 @@ def result_html(result: ApplyResult, *, max_rows: int = DEFAULT_MAX_ROWS) -> str
 
 def result_text(result: ApplyResult) -> str:
     """Every step as an aligned text table, then the summary: what ``cmnb apply`` prints."""
-    rows = [
-        [_plain(o.name), o.action, o.outcome, o.uuid or "", short_error(o.error)] for o in result
-    ]
-    table = _text_table(RESULT_COLUMNS, rows) if rows else "(no steps)"
+    rows = [[_plain(value) for value in _result_values(o).values()] for o in result]
+    table = _text_table(RESULT_COLUMNS, rows, wrap="error") if rows else "(no steps)"
     return f"{table}\n{result.summary()}"
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _result_values(outcome: ApplyOutcome) -> dict[str, Any]:
+    """One step's values in :data:`RESULT_COLUMNS` order (``error``: the whole ``TypeName:
+    message``; a missing value is ``None``)."""
+    values: dict[str, Any] = {
+        "name": outcome.name,
+        "action": outcome.action,
+        "outcome": outcome.outcome,
+        "error": short_error(outcome.error, limit=None) or None,
+        "uuid": outcome.uuid,
+    }
+    return {column: values[column] for column in RESULT_COLUMNS}
 
 
 def _changes_first(steps: Sequence[PlanStep]) -> list[PlanStep]:
@@ -225,17 +240,39 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else ""
 
 
-def _plain(name: str) -> str:
-    """A name as a terminal can show it: as is when printable, else its repr (a newline or a
-    direction override in a name must not break or reorder the table)."""
-    return name if name.isprintable() else repr(name)
+def _plain(value: Any) -> str:
+    """A cell as a terminal can show it: empty when missing, a time to the second, text as is
+    when printable, else its repr (a newline or a direction override in a name must not break
+    or reorder the table)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _when(value)
+    text = str(value)
+    return text if text.isprintable() else repr(text)
 
 
-def _text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def _text_table(header: Sequence[str], rows: Sequence[Sequence[Any]], wrap: str = "") -> str:
+    """Aligned columns under ``header``; the cells of the column named ``wrap`` are wrapped
+    onto lines of their own column (never cut), so the columns after it stay in line."""
     cells = [list(header)] + [[str(cell) for cell in row] for row in rows]
-    widths = [min(48, max(len(row[i]) for row in cells)) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    ]
+    widths = [min(_TEXT_CELL_CHARS, max(len(row[i]) for row in cells)) for i in range(len(header))]
+    column = list(header).index(wrap) if wrap in header else None
+    lines = []
+    for row in cells:
+        for line in [row] if column is None else _wrapped(row, column, widths[column]):
+            cells_and_widths = zip(line, widths, strict=True)
+            lines.append("  ".join(cell.ljust(width) for cell, width in cells_and_widths).rstrip())
     return "\n".join(lines)
+
+
+def _wrapped(row: list[str], column: int, width: int) -> list[list[str]]:
+    """``row`` as the lines its ``column`` cell needs at ``width``: the other cells on the
+    first line, that cell's next parts alone below it."""
+    parts = textwrap.wrap(row[column], width, break_on_hyphens=False) or [""]
+    lines = []
+    for number, part in enumerate(parts):
+        line = list(row) if number == 0 else [""] * len(row)
+        line[column] = part
+        lines.append(line)
+    return lines

@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..api._bulk_result import QUIET_OUTCOMES
 from . import _theme as theme
+from ._columns import SOURCE_COLUMNS
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -23,6 +25,7 @@ __all__ = [
     "TABLE_UUID",
     "count_note",
     "format_cell",
+    "listing_lines",
     "newest_first",
     "outcomes_html",
     "sources_html",
@@ -45,12 +48,20 @@ _TABLE_STYLES: list[dict[str, Any]] = [
     {"selector": "td", "props": "text-align: left; padding: 2px 10px; white-space: nowrap;"},
     {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},
 ]
+#: A table whose columns are grouped (a block's fields under its name): the group's name is
+#: centred over its columns, and the blank cells above ungrouped columns draw no rule.
+_GROUPED_STYLES: list[dict[str, Any]] = [
+    {"selector": "th[colspan]", "props": "text-align: center;"},
+    {"selector": "th:empty", "props": "border-bottom: none;"},
+]
 #: The tables' wrapper: a table wider than the page (a narrow window, many columns) scrolls
 #: sideways instead of having its last columns clipped out of reach by the widget area.
 _WRAPPER_STYLE = "overflow-x: auto; max-width: 100%;"
 #: Columns whose text is the point of the row (a bulk run's errors) wrap instead of running
 #: off the right edge; the minimum width keeps them readable in a narrow window.
 _WRAPPED_CELL = "white-space: normal; min-width: 16em; max-width: 40em;"
+#: The text listing's name column is at most this wide; a longer name overflows its own row.
+_LISTING_NAME_CHARS = 40
 
 
 def _is_missing(value: Any) -> bool:
@@ -116,9 +127,31 @@ def sources_html(
     note = f'<p class="cmnb-note">{html.escape(count_note(min(total, max_rows), total))}</p>'
     if total == 0:
         return f'<div class="cmnb-sources">{note}</div>'
-    rows = newest_first(frame).head(max_rows)
+    rows = _grouped(newest_first(frame).head(max_rows))
     table = _table_html(rows, table_uuid)
     return f'<div class="cmnb-sources" style="{_WRAPPER_STYLE}">{table}{note}</div>'
+
+
+def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its dotted columns grouped: ``processing_status.processed`` is shown as
+    ``processed`` under a ``processing_status`` heading that spans the block's columns, so a
+    table with blocks is not a row of 40-character headers. No dotted column: ``frame``."""
+    paths = [str(column).split(".") for column in frame.columns]
+    depth = max((len(path) for path in paths), default=1)
+    if depth == 1:
+        return frame
+    # The field's own name on the bottom row, its block (and rule side) above it.
+    labels = [(*path[:-1], *[""] * (depth - len(path)), path[-1]) for path in paths]
+    shown = frame.copy()
+    shown.columns = pd.MultiIndex.from_tuples(labels)
+    return shown
+
+
+def _header_html(label: Any) -> str:
+    """A column header, escaped, free to wrap after ``_`` and ``.`` when the window is narrow
+    (``<wbr>``: the text itself, copied, is unchanged)."""
+    text = html.escape(str(label), quote=True)
+    return text.replace("_", "_<wbr>").replace(".", ".<wbr>")
 
 
 def _table_html(rows: pd.DataFrame, table_uuid: str, *, uncut: tuple[str, ...] = ()) -> str:
@@ -131,9 +164,13 @@ def _table_html(rows: pd.DataFrame, table_uuid: str, *, uncut: tuple[str, ...] =
         .set_table_attributes('class="cmnb-table"')
         .set_table_styles(_TABLE_STYLES)  # type: ignore[arg-type]  # stubs want CSSDicts
         .format(format_cell)
-        .format_index(escape="html", axis=1)
         .hide(axis="index")
     )
+    if isinstance(rows.columns, pd.MultiIndex):  # grouped: long headers may wrap
+        styler = styler.format_index(_header_html, axis=1)
+        styler = styler.set_table_styles(_GROUPED_STYLES, overwrite=False)  # type: ignore[arg-type]
+    else:
+        styler = styler.format_index(escape="html", axis=1)
     whole = [column for column in uncut if column in rows.columns]
     if whole:
         styler = styler.format(lambda value: format_cell(value, None), subset=whole)
@@ -149,9 +186,11 @@ def outcomes_html(
     """The per-name table of a bulk run (``BulkResult.to_frame()``'s columns), HTML-escaped.
 
     Rows keep the input order; when there are more than ``max_rows``, the rows whose
-    ``outcome`` is neither ``created`` nor ``existing`` come first, so problems are never cut
-    off before successes. Deterministic for a given frame. An empty frame gives only a note.
-    Raises ``ValueError`` if ``max_rows`` is below 1.
+    ``outcome`` is a problem (not one of ``QUIET_OUTCOMES``) come first, so problems are never
+    cut off before successes. A ``note`` column is not shown apart: it fills the ``error``
+    cells that are empty (one column says what is worth knowing about a row), and that column
+    is never cut, it wraps. Missing values are empty cells. Deterministic for a given frame.
+    An empty frame gives only a note. Raises ``ValueError`` if ``max_rows`` is below 1.
     """
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
@@ -166,28 +205,59 @@ def outcomes_html(
     note = f'<p class="cmnb-note">{html.escape(text)}</p>'
     if total == 0:
         return f'<div class="cmnb-outcomes">{note}</div>'
-    rows = frame
-    if total > max_rows and "outcome" in frame.columns:
-        fine = frame["outcome"].isin(["created", "existing"])
-        rows = pd.concat([frame[~fine], frame[fine]])
+    rows = _with_notes(frame)
+    if total > max_rows and "outcome" in rows.columns:
+        fine = rows["outcome"].isin(QUIET_OUTCOMES)
+        rows = pd.concat([rows[~fine], rows[fine]])
     rows = rows.head(max_rows).reset_index(drop=True)
     table = _table_html(rows, table_uuid, uncut=("error",))  # the reason is the point of a row
     return f'<div class="cmnb-outcomes" style="{_WRAPPER_STYLE}">{table}{note}</div>'
 
 
+def _with_notes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without its ``note`` column, each note moved into an empty ``error`` cell."""
+    if "note" not in frame.columns or "error" not in frame.columns:
+        return frame
+    errors = frame["error"].astype(object)
+    told = errors.notna() & (errors != "")
+    shown = frame.drop(columns="note")
+    shown["error"] = errors.where(told, frame["note"].astype(object))
+    return shown
+
+
 def sources_text(frame: pd.DataFrame, *, max_rows: int = DEFAULT_MAX_ROWS) -> str:
-    """A plain-text listing (created_at, uuid, system, status, name), newest first, counted."""
+    """A plain-text listing, newest first, counted: see :func:`listing_lines`."""
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
     total = len(frame)
     head = f"DataSourceTable: {count_note(min(total, max_rows), total)}"
     if total == 0:
         return head
-    rows = newest_first(frame).head(max_rows)
-    lines = [head]
-    for row in rows.itertuples(index=False):
-        created = row.created_at
-        when = "" if _is_missing(created) else _format_time(created)
-        system = "" if _is_missing(row.system) else str(row.system)
-        lines.append(f"  {when:<23}  {row.uuid}  {system:<10}  {row.status:<14}  {row.name!r}")
-    return "\n".join(lines)
+    lines = listing_lines(newest_first(frame).head(max_rows))
+    return "\n".join([head, *("  " + line for line in lines)])
+
+
+def listing_lines(frame: pd.DataFrame) -> list[str]:
+    """One aligned line per row of ``frame``, in its order, in the table's columns (``name``
+    first, quoted so that a newline or a direction override in it cannot break the line;
+    ``uuid`` last); no block fields. ``repr(DataSourceTable)`` and ``cmnb list`` print these."""
+    cells = [
+        [_listing_cell(column, value) for column, value in zip(SOURCE_COLUMNS, row, strict=True)]
+        for row in frame[list(SOURCE_COLUMNS)].itertuples(index=False, name=None)
+    ]
+    if not cells:
+        return []
+    widths = [max(len(row[i]) for row in cells) for i in range(len(SOURCE_COLUMNS))]
+    widths[0] = min(widths[0], _LISTING_NAME_CHARS)
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
+
+
+def _listing_cell(column: str, value: Any) -> str:
+    if column == "name":
+        return repr("" if _is_missing(value) else str(value))
+    if _is_missing(value):
+        return ""
+    return _format_time(value) if isinstance(value, datetime) else str(value)

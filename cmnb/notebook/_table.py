@@ -33,10 +33,11 @@ __all__ = ["BASE_COLUMNS", "DataSourceTable", "csv_frame"]
 class DataSourceTable:
     """The data sources created (or added) in this session, viewable as a DataFrame.
 
-    ``table.df`` / ``table.to_frame()`` give columns ``uuid, name, system, created_at, status``
-    and then, only when some source carries an optional block, its fields flattened with dots
-    (``processing_status.processed``, ``invoice_handling_setting.manual.…``). In a notebook the
-    table shows as HTML, newest first; ``repr()`` is a plain-text listing.
+    ``table.df`` / ``table.to_frame()`` give columns ``name, system, created_at, status`` and
+    ``uuid`` last; only when some source carries an optional block, its fields, flattened with
+    dots (``processing_status.processed``, ``invoice_handling_setting.manual.…``), come before
+    ``uuid``. In a notebook the table shows as HTML, newest first, each block's fields grouped
+    under its name; ``repr()`` is a plain-text listing.
     """
 
     def __init__(self, sources: Iterable[DataSource] = (), *, max_rows: int = 20) -> None:
