@@ -1,4 +1,4 @@
-"""`connect()`: a LIVE client when a key is configured, else the embedded sandbox, said loudly.
+"""`connect()`: a LIVE client when a key is configured, else the embedded sandbox, said clearly.
 
 ::
 
@@ -26,15 +26,25 @@ if TYPE_CHECKING:
     from .api._client import Client
     from .sandbox import Sandbox
 
-__all__ = ["ASKED_SANDBOX_NOTICE", "SANDBOX_NOTICE", "connect", "embedded_sandbox"]
+__all__ = [
+    "ASKED_REASON",
+    "ASKED_SANDBOX_NOTICE",
+    "NO_KEY_REASON",
+    "SANDBOX_NOTICE",
+    "connect",
+    "embedded_sandbox",
+]
 
-#: Printed to stderr once per process, the first time connect() falls back to the sandbox. No
-#: port in it, so saved notebook outputs stay identical from run to run.
+#: Printed to stderr once per process, the first time connect() falls back to the sandbox —
+#: outside a notebook kernel only: there the client's own display says it (see :func:`connect`).
 SANDBOX_NOTICE = (
     "cmnb: no API key configured — using the embedded sandbox (nothing leaves this machine)."
 )
 #: The same notice when ``connect(sandbox=True)`` asked for the sandbox (a key may be configured).
 ASKED_SANDBOX_NOTICE = "cmnb: using the embedded sandbox, as asked (nothing leaves this machine)."
+#: ``Client.sandbox_reason`` of a sandbox client from connect(): no key found, or sandbox=True.
+NO_KEY_REASON = "no API key configured"
+ASKED_REASON = "as asked"
 
 _lock = threading.Lock()
 _embedded: Sandbox | None = None
@@ -88,9 +98,12 @@ def connect(
     """A :class:`cmnb.Client`: LIVE when a key is configured, otherwise the embedded sandbox.
 
     The key comes from ``api_key``, ``CHARTMOGUL_API_KEY`` or ``./.env``. With no key (or
-    ``sandbox=True``) the process-wide sandbox (:func:`embedded_sandbox`) is started once and
-    a notice (:data:`SANDBOX_NOTICE`, or :data:`ASKED_SANDBOX_NOTICE` for ``sandbox=True``) is
-    printed to stderr once. ``sandbox=False`` insists on LIVE. ``seed`` makes the sandbox
+    ``sandbox=True``) the process-wide sandbox (:func:`embedded_sandbox`) is started once, and
+    the client's ``sandbox_reason`` says why (:data:`NO_KEY_REASON` or :data:`ASKED_REASON`);
+    its notebook display shows it. Outside a notebook kernel a notice (:data:`SANDBOX_NOTICE`,
+    or :data:`ASKED_SANDBOX_NOTICE` for ``sandbox=True``) is also printed to stderr, once per
+    process; in a kernel nothing is (a front end draws stderr as an error band).
+    ``sandbox=False`` insists on LIVE. ``seed`` makes the sandbox
     deterministic (it only counts when the sandbox starts). ``client_kwargs`` go to
     :class:`cmnb.Client`.
 
@@ -115,7 +128,9 @@ def connect(
     asked = sandbox is True
     _refuse_base_url(client_kwargs.pop("base_url", None), asked=asked)
     box = start_sandbox(asked) if start_sandbox is not None else _announced(asked, seed)
-    return Client(box.api_key, base_url=box.url, **client_kwargs)
+    client = Client(box.api_key, base_url=box.url, **client_kwargs)
+    client.sandbox_reason = ASKED_REASON if asked else NO_KEY_REASON
+    return client
 
 
 def _refuse_base_url(base_url: str | None, *, asked: bool) -> None:
@@ -135,11 +150,24 @@ def _refuse_base_url(base_url: str | None, *, asked: bool) -> None:
 
 
 def _announced(asked: bool, seed: int | None) -> Sandbox:
-    """The process-wide sandbox, with its notice on stderr the first time only."""
+    """The process-wide sandbox, with its notice on stderr the first time only (and never in
+    a notebook kernel, where the client's display says it)."""
     global _noticed
     box = embedded_sandbox(seed=seed)
+    if _in_notebook_kernel():
+        return box
     with _lock:
         if not _noticed:
             _noticed = True
             print(ASKED_SANDBOX_NOTICE if asked else SANDBOX_NOTICE, file=sys.stderr, flush=True)
     return box
+
+
+def _in_notebook_kernel() -> bool:
+    """True in a Jupyter kernel (Colab's too), found without importing IPython: a kernel has
+    already loaded it, and its shell is a ``ZMQInteractiveShell`` (a terminal IPython's is not).
+    """
+    ipython: Any = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)

@@ -1,4 +1,5 @@
-"""`cmnb.connect()`: LIVE with a key, otherwise the embedded sandbox, announced once."""
+"""`cmnb.connect()`: LIVE with a key, otherwise the embedded sandbox, announced: once on stderr
+outside a notebook kernel, by the client's own display in one."""
 
 from __future__ import annotations
 
@@ -201,3 +202,72 @@ def test_start_sandbox_replaces_the_process_sandbox_and_its_notice(
     assert started[0][1] is not started[1][1]
     assert connection._embedded is None  # the process-wide sandbox was never started
     assert capsys.readouterr().err == ""  # saying so is start_sandbox's job
+
+
+# -- in a notebook kernel: the client's display says it, stderr stays quiet (issue 15) ----------
+
+
+@pytest.fixture
+def in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``get_ipython()`` answers as inside Jupyter (Colab's shell subclasses this one)."""
+    ipython = pytest.importorskip("IPython")
+
+    class ZMQInteractiveShell:
+        pass
+
+    class ColabShell(ZMQInteractiveShell):
+        pass
+
+    monkeypatch.setattr(ipython, "get_ipython", lambda: ColabShell())
+
+
+def test_in_a_notebook_kernel_the_client_says_sandbox_and_why_not_stderr(
+    in_a_kernel: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cmnb.connect() as client, cmnb.connect(sandbox=True) as asked:
+        captured = capsys.readouterr()
+        assert captured.err == "" and captured.out == ""  # stderr is drawn as an error band
+        assert client.sandbox_reason == "no API key configured"
+        assert asked.sandbox_reason == "as asked"
+        shown = client._repr_html_()
+        assert shown.startswith('<span class="cmnb-client"><b>SANDBOX</b> (no API key configured)')
+        assert f"<code>{client.base_url}</code>" in shown
+        assert "nothing leaves this machine" in shown
+        assert "(as asked)" in asked._repr_html_()
+        assert repr(client) == f"Client(base_url={client.base_url!r}, mode=SANDBOX)"  # as before
+    assert not connection._noticed  # a script later in the same process would still be told
+
+
+def test_outside_a_kernel_the_client_says_it_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with cmnb.connect() as client:
+        assert "(no API key configured)" in client._repr_html_()
+    assert capsys.readouterr().err == NOTICE
+
+
+def test_other_clients_say_where_their_requests_go(canary: str) -> None:
+    with cmnb.Client(canary) as live, Sandbox(seed=1) as box, box.client() as local:
+        assert live.sandbox_reason is None and local.sandbox_reason is None
+        assert live._repr_html_() == (
+            f'<span class="cmnb-client"><b>LIVE</b> — requests go to <code>{DEFAULT_BASE_URL}'
+            "</code>.</span>"
+        )
+        assert local._repr_html_().startswith('<span class="cmnb-client"><b>SANDBOX</b> — ')
+        assert canary not in live._repr_html_() + local._repr_html_()
+
+
+def test_connect_finds_a_kernel_without_importing_ipython() -> None:
+    """The connect layer may not import IPython: it only reads ``sys.modules``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cmnb\n"
+        "with cmnb.connect(sandbox=True) as client:\n"
+        "    assert client.sandbox_reason == 'as asked'\n"
+        "print(sorted(m for m in ('IPython', 'ipywidgets', 'pandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]\n"
+    assert done.stderr == connection.ASKED_SANDBOX_NOTICE + "\n"  # a script: told on stderr

@@ -12,6 +12,7 @@ retries (see :mod:`cmnb.retries`); a create is never duplicated by a retry.
 from __future__ import annotations
 
 import builtins
+import html as htmllib
 import logging
 import random
 import threading
@@ -431,6 +432,9 @@ class Client:
             random=_random,
         )
         self.data_sources = DataSources(self)
+        #: Why this client talks to the embedded sandbox when :func:`cmnb.connect` chose it:
+        #: ``"no API key configured"`` or ``"as asked"``; ``None`` for any other client.
+        self.sandbox_reason: str | None = None
 
     def ping(self) -> bool:
         """Check the key and the connection (``GET /ping``); True, or raises the error."""
@@ -487,3 +491,22 @@ class Client:
     def __repr__(self) -> str:
         mode = "SANDBOX" if self.is_loopback else "LIVE"
         return f"Client(base_url={self.base_url!r}, mode={mode})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view of the client: LIVE or SANDBOX in bold, why, and where requests go.
+
+        In a notebook kernel this is where :func:`cmnb.connect` says that it chose the sandbox
+        (its stderr notice would be drawn as an error band). Escaped; never the key.
+        """
+        url = f"<code>{htmllib.escape(self.base_url)}</code>"
+        if not self.is_loopback:
+            line = f"<b>LIVE</b> — requests go to {url}."
+        elif self.sandbox_reason is not None:
+            reason = htmllib.escape(self.sandbox_reason)
+            line = (
+                f"<b>SANDBOX</b> ({reason}) — the embedded sandbox at {url}: nothing leaves "
+                "this machine."
+            )
+        else:
+            line = f"<b>SANDBOX</b> — requests go to {url}, on this machine."
+        return f'<span class="cmnb-client">{line}</span>'
