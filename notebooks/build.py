@@ -715,8 +715,10 @@ def main(argv: list[str]) -> int:
         execute(nb)
         if _has_widgets(nb):
             nb = stable_widget_ids(nb, filename)
-        else:
-            nb.metadata.pop("widgets", None)
+        # The widget state is kept for stable_widget_ids only. Saved, it would make nbconvert
+        # and nbviewer draw each widget from it, with JavaScript from a CDN (a blank offline),
+        # instead of the static picture in the widget's output (cmnb/notebook/_snapshot.py).
+        nb.metadata.pop("widgets", None)
         nbformat.validate(nb)
         nbformat.write(nb, HERE / filename)
         print(f"wrote {filename}")

@@ -4,8 +4,9 @@ One test drives every surface a key could leak through — reprs of every object
 sends it, errors (401 from a sandbox expecting another key, network failures, 404, duplicate
 names, bad input), DEBUG logs of every logger (``cmnb``, ``urllib3``, the sandbox's), dry runs,
 bulk results, the command line (plain and ``--verbose``), the form (create, errors, Go LIVE with
-the key pasted, its widget state) — and a second one executes a notebook in a real kernel whose
-environment holds the key, then reads the saved ``.ipynb`` (outputs and widget state).
+the key pasted, its widget state, the picture in its output) — and a second one executes a
+notebook in a real kernel whose environment holds the key, then reads the saved ``.ipynb``
+(outputs and widget state).
 The canary is looked for as typed and as it travels in a Basic auth header (base64).
 """
 
@@ -186,6 +187,9 @@ def test_the_key_never_shows(
     form.name_input.value = "After go-live"
     form.create_button.click()
     see("form", form, form.widget, form.status.value, form.table, form.client, _widget_state(form))
+    # what a viewer without widgets shows: the form's picture, the client's line
+    see("form picture", form._repr_mimebundle_(), form.widget._repr_mimebundle_())
+    see("client in a notebook", client._repr_html_(), form.client._repr_html_())
 
     # -- everything logged on the way ------------------------------------------------------
     assert any(r.name == "cmnb" for r in caplog.records)

@@ -83,11 +83,20 @@ def test_saved_notebook_holds_no_secret(path: Path, canary: str) -> None:
     assert_no_secret(nb, canary)
 
 
-def test_form_notebooks_save_widget_state_so_viewers_can_draw_the_form() -> None:
+def test_form_notebooks_save_the_forms_picture_and_no_widget_state() -> None:
+    """Viewers that run no widget code show the picture in the form's output. Saved widget
+    state would make nbconvert and nbviewer draw the widget from it instead, with JavaScript
+    from a CDN (a blank offline): see tests/test_notebook_export.py."""
     for name in ("01-create-a-source.ipynb", "app.ipynb"):
         nb = json.loads((NOTEBOOKS_DIR / name).read_text(encoding="utf-8"))
-        names = {model["model_name"] for model in widget_models(nb)}
-        assert {"PasswordModel", "TextModel", "ButtonModel"} <= names
+        assert "widgets" not in nb["metadata"]
+        forms = [
+            output["data"]
+            for cell in nb["cells"]
+            for output in cell.get("outputs", [])
+            if "".join(output.get("data", {}).get("text/plain", "")).startswith("DataSourceForm(")
+        ]
+        assert forms and all("cmnb-snapshot" in "".join(data["text/html"]) for data in forms)
 
 
 def test_the_packaged_app_notebook_is_the_tested_one_without_outputs() -> None:

@@ -20,6 +20,7 @@ from ..api._validation import name_problem
 from ..errors import CmnbError
 from ._bulk_panel import BulkPanel
 from ._messages import describe_error
+from ._snapshot import snapshot_html, widget_bundle
 from ._table import DataSourceTable
 from ._widgets import StableReprBox, never_raises, status_html
 
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["DataSourceForm", "describe_error"]
 
 logger = logging.getLogger("cmnb")
+
+#: Under the form's picture, which only viewers that run no widget code show.
+SNAPSHOT_CAPTION = (
+    "A picture of the form as it was when this cell ran. Run the notebook to use the form."
+)
 
 
 class DataSourceForm:
@@ -104,6 +110,7 @@ class DataSourceForm:
                 self.table_view,
             ]
         )
+        self.widget.snapshot = self._snapshot_html
         self._listen()
         self._show_input_mode()
         self._show_mode()
@@ -150,14 +157,17 @@ class DataSourceForm:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # Built by hand: ipywidgets 7 has no _repr_mimebundle_, and 8's uses the leaky repr.
-        return {
-            "text/plain": repr(self),
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2,
-                "version_minor": 0,
-                "model_id": self.widget.model_id,
-            },
-        }
+        # text/html is the picture that viewers without a widget manager show (_snapshot.py).
+        return widget_bundle(self.widget.model_id, repr(self), self._snapshot_html())
+
+    def _snapshot_html(self) -> str:
+        """The form as a picture: its mode line, status line, outcome rows and table as last
+        rendered (all escaped when rendered; no field value, no key)."""
+        parts = [self.mode_line.value, self.status.value]
+        if self.mode_toggle.value == "bulk":
+            parts.append(self.bulk.outcome_view.value)
+        parts.append(self.table_view.value)
+        return snapshot_html(parts, caption=SNAPSHOT_CAPTION)
 
     def _show_mode(self) -> None:
         if self.client.is_loopback:

@@ -33,6 +33,7 @@ class WidgetProgress(ProgressBar):
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1, description="create_many")
         self.text = ipywidgets.Label(value="")
         self.box = _progress_box(ipywidgets.HBox)([self.bar, self.text])
+        self._shown: Any = None  # the DisplayHandle of the bar on show
 
     def start(self, total: int) -> None:
         from IPython.display import display
@@ -40,7 +41,8 @@ class WidgetProgress(ProgressBar):
         self.bar.max = max(total, 1)
         self.bar.value, self.bar.bar_style = 0, ""
         if self.show:
-            display(self.box)  # type: ignore[no-untyped-call]
+            # A display id, so that the end of the run can update the bar's picture.
+            self._shown = display(self.box, display_id=True)  # type: ignore[no-untyped-call]
         super().start(total)
 
     def draw(self, final: BulkResult | None = None) -> None:
@@ -49,19 +51,29 @@ class WidgetProgress(ProgressBar):
         if final is not None:
             self.bar.bar_style = "success" if final.ok else "warning"
             self.text.value = final.summary()
+            if self._shown is not None:
+                # Once, at the end: a saved notebook keeps the summary in the bar's picture.
+                # (A front end redraws the output from the same model: the bar stays live.)
+                self._shown.update(self.box)
 
 
 def _progress_box(hbox: type[Any]) -> type[Any]:
     """An HBox whose text stand-in is stable: ipywidgets' default shows the bar at 0 forever.
 
     Saved notebooks keep the text/plain form of what was displayed (and nbval compares it);
-    a front end draws the live bar instead.
+    a front end draws the live bar instead. Its display data also holds a picture of the bar
+    and its label (text/html, see :mod:`cmnb.notebook._snapshot`) for viewers without widgets.
     """
+    from ._snapshot import SnapshotDisplay, progress_snapshot
 
-    class ProgressBox(hbox):  # type: ignore[misc,valid-type]
+    class ProgressBox(SnapshotDisplay, hbox):  # type: ignore[misc,valid-type]
         def __repr__(self) -> str:
             bar = self.children[0]
             return f"create_many progress bar ({bar.max} names)"
+
+        def _cmnb_snapshot(self) -> str:
+            bar, text = self.children
+            return progress_snapshot(bar.description, bar.value, bar.max, text.value)
 
     return ProgressBox
 

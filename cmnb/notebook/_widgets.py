@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from . import _theme as theme
 from ._messages import describe_error
+from ._snapshot import SnapshotDisplay
 
 __all__ = ["COLORS", "StableReprBox", "never_raises", "status_html"]
 
@@ -64,11 +65,19 @@ def never_raises(method: _F) -> _F:
     return guarded  # type: ignore[return-value]
 
 
-class StableReprBox(widgets.VBox):  # type: ignore[misc]
+class StableReprBox(SnapshotDisplay, widgets.VBox):  # type: ignore[misc]
     """A ``VBox`` whose repr is ``_cmnb_repr``: ipywidgets' default lists field values, which
-    would leak into saved notebooks (and change between runs, which nbval compares)."""
+    would leak into saved notebooks (and change between runs, which nbval compares).
+
+    Its display data also carries ``snapshot()``, a static HTML picture (see
+    :mod:`cmnb.notebook._snapshot`); the form sets both.
+    """
 
     _cmnb_repr = "DataSourceForm()"
+    snapshot: Callable[[], str] = str  # str() == "": no picture until the form gives one
 
     def __repr__(self) -> str:
         return self._cmnb_repr
+
+    def _cmnb_snapshot(self) -> str:
+        return self.snapshot()
