@@ -429,22 +429,33 @@ def test_jupyterlab_runs_the_first_notebook_and_renders_the_form(
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
-        expect(page.get_by_label("Source name")).to_be_visible()
+        name = page.get_by_label("Source name")
+        create = page.get_by_role("button", name="Create", exact=True)
+        expect(name).to_be_visible()
         expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
-        # The notebook clicks Create from code. Its last click reuses "In-house billing": that
-        # line is on the page twice, in the cell that prints it and in the rendered form's
-        # status line (counts, not visibility: while the cells run, a line can briefly be on
-        # the page twice, and a single-element check would then fail on a strict-mode clash).
-        expect(page.get_by_text("✔ Reused existing “In-house billing” — ds_")).to_have_count(2)
-        expect(page.get_by_text("✔ Created “Billing EU” — ds_")).to_have_count(1)
-        # the table under the form, and the same table shown by the `form.table` cell
-        expect(page.get_by_text("2 data sources")).to_have_count(2)
+        # The notebook clicks nothing: its form starts with an empty table.
+        expect(page.get_by_text("No data sources yet.")).to_have_count(1)
         expect(kernel_state).to_contain_text("| Idle")
 
-        # The rendered form is live: typing is validated by the kernel.
-        page.get_by_label("Source name").fill("   ")
+        # What the notebook says to try. A new name is created …
+        name.fill("Billing EU")
+        create.click()
+        expect(page.get_by_text("✔ Created “Billing EU” — ds_")).to_be_visible()
+        # … the name the notebook's ensure cell made is refused by the server, inline …
+        name.fill("In-house billing")
+        create.click()
+        refused = page.get_by_text("✖ A data source named “In-house billing” already exists")
+        expect(refused).to_be_visible()
+        # … and reused once the box is ticked.
+        page.get_by_label("If it exists, reuse it").check()
+        create.click()
+        expect(page.get_by_text("✔ Reused existing “In-house billing” — ds_")).to_be_visible()
+        expect(page.get_by_text("2 data sources", exact=True)).to_have_count(1)
+
+        # Typing is validated by the kernel.
+        name.fill("   ")
         expect(page.get_by_text("The name is blank (only whitespace).")).to_be_visible()
-        expect(page.get_by_role("button", name="Create", exact=True)).to_be_disabled()
+        expect(create).to_be_disabled()
         page.screenshot(path=str(tmp_path / "jupyterlab-form.png"), full_page=True)
     assert (tmp_path / "jupyterlab-form.png").stat().st_size > 10_000
 
@@ -491,10 +502,8 @@ def test_notebook7_runs_the_first_notebook_and_the_form_creates_a_source(
         name = page.get_by_label("Source name")
         create = page.get_by_role("button", name="Create", exact=True)
         expect(page.get_by_text("SANDBOX — nothing leaves this machine.")).to_be_visible()
-        # the notebook's last click from code, in its own cell and on the form's status line
-        expect(page.get_by_text("✔ Reused existing “In-house billing” — ds_")).to_have_count(2)
-        # the table under the form, and the `form.table` cell's copy of it
-        expect(page.get_by_text("2 data sources", exact=True)).to_have_count(2)
+        # The notebook clicks nothing: its form starts with an empty table.
+        expect(page.get_by_text("No data sources yet.")).to_have_count(1)
 
         # A user's turn: type a name, click Create.
         name.fill("Notebook seven billing")
@@ -502,8 +511,8 @@ def test_notebook7_runs_the_first_notebook_and_the_form_creates_a_source(
         create.click()
         expect(page.get_by_text("✔ Created “Notebook seven billing” — ds_")).to_be_visible()
         row = page.locator("table tbody tr").filter(has_text="Notebook seven billing")
-        expect(row).to_have_count(1)  # in the form's table; the `form.table` cell is a snapshot
-        expect(page.get_by_text("3 data sources", exact=True)).to_have_count(1)
+        expect(row).to_have_count(1)  # in the form's table
+        expect(page.get_by_text("1 data source", exact=True)).to_have_count(1)
         expect(name).to_have_value("")
 
         name.fill("   ")

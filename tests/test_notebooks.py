@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -109,6 +110,82 @@ def test_the_packaged_app_notebook_is_the_tested_one_without_outputs() -> None:
     assert [c["source"] for c in packaged["cells"]] == [c["source"] for c in tested["cells"]]
     assert all(not c.get("outputs") for c in packaged["cells"])
     assert "widgets" not in packaged["metadata"]
+
+
+TUTORIALS = [name for name in load_build().NOTEBOOKS if name != "app.ipynb"]
+
+
+def test_every_tutorial_has_a_seed_of_its_own() -> None:
+    """So that a uuid shown in one notebook shows up in no other."""
+    seeds = load_build().SEEDS
+    assert set(TUTORIALS) <= set(seeds)
+    assert len(set(seeds.values())) == len(seeds)
+
+
+def test_the_build_environment_seeds_the_sandbox_and_hides_any_key(tmp_path: Path) -> None:
+    build = load_build()
+    first = build.kernel_env("01-create-a-source.ipynb", tmp_path)
+    assert first["CMNB_SANDBOX_SEED"] == str(build.SEEDS["01-create-a-source.ipynb"])
+    assert first["CHARTMOGUL_API_KEY"] is first["CHARTMOGUL_BASE_URL"] is None
+    assert build.kernel_env("app.ipynb", tmp_path)["CMNB_SANDBOX_SEED"] is None
+    env = build.changed({"CHARTMOGUL_API_KEY": "x", "CMNB_SANDBOX_SEED": "7", "HOME": "/h"}, first)
+    assert env == {"CMNB_SANDBOX_SEED": "1", "HOME": "/h", "IPYTHONDIR": str(tmp_path)}
+
+
+def test_the_build_kernels_create_one_at_a_time(tmp_path: Path) -> None:
+    """The kernels' startup file pins what it means to pin (it raises if the setting moved)."""
+    build = load_build()
+    startup = build.ipython_dir(tmp_path) / "profile_default" / "startup"
+    (script,) = startup.glob("*.py")
+    from cmnb.api import _apply, _bulk
+
+    before = (_bulk.MAX_CONCURRENCY, _apply.MAX_CONCURRENCY)
+    try:
+        namespace: dict[str, Any] = {}
+        exec(script.read_text(encoding="utf-8"), namespace)
+        assert (_bulk.MAX_CONCURRENCY, _apply.MAX_CONCURRENCY) == (1, 1)
+        assert [name for name in namespace if not name.startswith("__")] == []
+    finally:
+        _bulk.MAX_CONCURRENCY, _apply.MAX_CONCURRENCY = before
+
+
+def outputs_of(cell: nbformat.NotebookNode) -> list[str]:
+    """A cell's error outputs and stderr text, each as one line to show in a failure."""
+    shown = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "error":
+            shown.append(f"{output['ename']}: {output['evalue']}")
+        elif output["output_type"] == "stream" and output["name"] == "stderr":
+            shown.append("stderr: " + output["text"].strip())
+    return shown
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_a_notebook_runs_clean_cell_by_cell_and_top_to_bottom_again(
+    name: str, tmp_path: Path
+) -> None:
+    """Readers re-run cells. In one kernel, with the build's environment: every cell twice in
+    a row, then the whole notebook again from the top. No cell may show an error or write to
+    stderr: a cell that shows an error does it on purpose, and catches it."""
+    build = load_build()
+    env = build.changed(os.environ, build.kernel_env(name, build.ipython_dir(tmp_path)))
+    nb = build.make(name, build.NOTEBOOKS[name])
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=120,
+        allow_errors=True,
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+    )
+    code_cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    problems = []
+    with client.setup_kernel(env=env):
+        runs = [(index, cell, when) for index, cell in code_cells for when in ("", "again")]
+        runs += [(index, cell, "second pass") for index, cell in code_cells]
+        for index, cell, when in runs:
+            client.execute_cell(cell, index)
+            problems += [f"cell {index} {when}: {line}" for line in outputs_of(cell)]
+    assert problems == []
 
 
 PASTE_CELLS = [
