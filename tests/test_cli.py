@@ -29,7 +29,7 @@ from responses import matchers, registries
 
 import cmnb
 from cmnb.api._bulk import BulkInterrupted, BulkOutcome, BulkResult
-from cmnb.api._client import DataSources
+from cmnb.api._data_sources import DataSources
 from cmnb.api._models import DataSource
 from cmnb.cli import main
 from cmnb.errors import TransportError

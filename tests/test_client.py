@@ -21,7 +21,7 @@ from fakes import FakeTime
 from responses import matchers
 
 import cmnb
-from cmnb.api._client import DryRun
+from cmnb.api._data_sources import DryRun
 from cmnb.api._models import DataSource
 from cmnb.errors import (
     APIError,

@@ -37,7 +37,7 @@ from ._transport import Stopped, retries_stop_when
 from ._validation import check_uuid
 
 if TYPE_CHECKING:
-    from ._client import DataSources
+    from ._data_sources import DataSources
     from ._plan import Plan, PlanStep
 
 __all__ = ["ApplyInterrupted", "ApplyOutcome", "ApplyResult", "ProgressArg", "apply"]

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandas
 
     from ._apply import ApplyResult, ProgressArg
-    from ._client import DataSources
+    from ._data_sources import DataSources
 
 __all__ = ["ACTIONS", "CUSTOM", "Action", "Desired", "Plan", "PlanStep", "plan"]
 

@@ -168,7 +168,7 @@ class DataSourceTable:
         Use it after a kernel restart: nothing created earlier is lost. Raises what ``list``
         raises (:class:`~cmnb.errors.CmnbError` subclasses).
         """
-        from ..api._client import DataSources
+        from ..api._data_sources import DataSources
 
         if not isinstance(client.data_sources, DataSources):
             # Anything that only offers list() (a stand-in in tests, a wrapper) still works.
