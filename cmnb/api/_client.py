@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._data_sources import DataSources
+from ._reply import Reply
 from ._retries import LOOKUP_ATTEMPTS, LOOKUP_SHARE
 from ._secret import Secret
 from ._settings import (
@@ -30,7 +31,7 @@ from ._settings import (
     resolve_api_key,
     resolve_base_url,
 )
-from ._transport import Reply, Transport
+from ._transport import Transport
 
 if TYPE_CHECKING:
     pass

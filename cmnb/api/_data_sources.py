@@ -23,8 +23,8 @@ from ..errors import (
     TransportError,
 )
 from ._models import BLOCKS, DataSource, block_flag
+from ._reply import Reply
 from ._retries import lookups_deferred, made_by_this_call
-from ._transport import Reply
 from ._validation import check_name, check_uuid
 
 if TYPE_CHECKING:

@@ -7,13 +7,16 @@ a bounded number of attempts and a total deadline. It returns the final HTTP ans
 (:meth:`Reply.error`). It raises :class:`~cmnb.errors.TransportError` when there is no answer.
 
 Log records go to the ``cmnb`` logger at DEBUG; the ``Authorization`` header is always redacted.
+
+Why one module of ~450 lines: :class:`Transport` is one state machine (take a slot, send,
+classify, wait, give up) whose small steps share the call's record; split apart, the retry flow
+could no longer be read top to bottom. What a call returns lives in :mod:`._reply`.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import json as jsonlib
 import logging
 import os
 import random as randomlib
@@ -29,8 +32,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .._version import __version__
-from ..errors import APIError, ConfigError, TransportError, error_from_response
+from ..errors import ConfigError, TransportError
 from ._pacing import Pacer
+from ._reply import Reply, earliest_server_start
 from ._retries import (
     Decision,
     Failure,
@@ -40,11 +44,10 @@ from ._retries import (
     may_have_acted,
     retry_after_of,
     retry_decision,
-    server_date_of,
 )
 from ._secret import Secret
 
-__all__ = ["Reply", "Stopped", "Transport", "retries_stop_when"]
+__all__ = ["Stopped", "Transport", "retries_stop_when"]
 
 logger = logging.getLogger("cmnb")
 
@@ -55,8 +58,6 @@ MAX_CONNECTIONS = 20
 POOL_MAXSIZE = MAX_CONNECTIONS
 #: How often a thread waiting for a connection slot checks for a stop (Ctrl-C).
 _STOP_POLL_S = 0.05
-#: Methods that change the account: their error answers may leave the outcome in doubt.
-_CHANGES = frozenset({"POST", "DELETE"})
 REDACTED_AUTH = "Basic ********"
 USER_AGENT = f"cmnb/{__version__} python-requests/{requests.__version__}"
 
@@ -82,82 +83,6 @@ def retries_stop_when(event: threading.Event) -> Iterator[None]:
 
 class Stopped(TransportError):
     """A call stopped (see :func:`retries_stop_when`) before any of its attempts was sent."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The final HTTP answer to one call (after any retries).
-
-    ``attempts`` counts the requests sent; ``after_ambiguous`` is True when an earlier attempt
-    may have reached the server without us seeing its answer (see :func:`may_have_acted`).
-    ``server_started_at`` is the server's clock (Unix time) when the call started, estimated
-    from the ``Date`` headers of the call's answers; ``None`` when none carried a valid one.
-    """
-
-    method: str
-    path: str
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-    retry_after_s: float | None = None
-    attempts: int = 1
-    after_ambiguous: bool = False
-    server_started_at: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True for a 2xx status."""
-        return 200 <= self.status < 300
-
-    def json(self) -> Any:
-        """The body parsed as JSON; raises :class:`APIError` if it is not JSON."""
-        try:
-            return jsonlib.loads(self.body)
-        except ValueError:
-            text = self.body.decode("utf-8", "replace")
-            raise APIError(
-                self.status,
-                text.strip()[:200],
-                method=self.method,
-                path=self.path,
-                body=text[:2000],
-                hint="The server's answer is not the JSON the API sends",
-            ) from None
-
-    def error(self, *, name: str | None = None) -> APIError:
-        """The :class:`APIError` subclass for this (error) status, keeping the server's words.
-
-        ``name`` is the data source name the call was about (for the duplicate-name message).
-        For a create or delete, ``maybe_sent`` says whether the server may have acted anyway.
-        """
-        error = error_from_response(
-            self.status,
-            self.body,
-            method=self.method,
-            path=self.path,
-            name=name,
-            retry_after_s=self.retry_after_s,
-        )
-        error.maybe_sent = self.method in _CHANGES and (
-            self.after_ambiguous or may_have_acted(self.status)
-        )
-        error.server_started_at = self.server_started_at
-        return error
-
-
-def _earliest(known: float | None, headers: Mapping[str, str], elapsed_s: float) -> float | None:
-    """The server's clock at the start of a call, given one more answer ``elapsed_s`` into it.
-
-    Each answer's ``Date`` minus the time since the call started is a lower bound of the server's
-    clock at the start (``Date`` is stamped before we receive it, and truncated to the second).
-    The lowest is kept: it never makes a source this call created look older than the call,
-    even when a later answer came from a machine whose clock runs ahead.
-    """
-    date = server_date_of(headers)
-    if date is None:
-        return known
-    estimate = date - elapsed_s
-    return estimate if known is None else min(known, estimate)
 
 
 def _check_verify(verify: object) -> str | bool:
@@ -424,7 +349,7 @@ class Transport:
             call.failure = self._failure(call, exc, kind)
             logger.debug("%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc))
             return kind
-        call.server_started_at = _earliest(
+        call.server_started_at = earliest_server_start(
             call.server_started_at, response.headers, self._clock() - call.started
         )
         call.reply = Reply(
