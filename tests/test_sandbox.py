@@ -748,3 +748,12 @@ def _serve_until_interrupted(api_key: str, out: _ServeOutput) -> None:
     from cmnb.sandbox import serve
 
     serve(port=0, api_key=api_key, out=out)  # type: ignore[arg-type]
+
+
+def test_the_sandbox_and_the_client_name_the_same_optional_blocks() -> None:
+    # The sandbox keeps its own list on purpose (an emulator must not share the client's
+    # reading of the wire); this is where a typo on either side would show.
+    from cmnb.api._models import BLOCKS, block_flag
+    from cmnb.sandbox.store import FLAGS
+
+    assert {block_flag(block): block for block in BLOCKS} == FLAGS
