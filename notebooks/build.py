@@ -26,7 +26,9 @@ cells quick: nbval gives up on a cell that sends no output for 5 s.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import sys
 import tempfile
 import uuid
@@ -88,7 +90,7 @@ client = cmnb.connect(sandbox=True)
 client
 """),
     md("""
-`mode=SANDBOX`: its requests go to `127.0.0.1`, this machine. The last section shows how to go
+**SANDBOX**: its requests go to `127.0.0.1`, this machine. The last section shows how to go
 LIVE.
 
 ## 2. Make sure a source exists
@@ -143,7 +145,7 @@ form
 After creating *In-house billing* and *Backoffice*, then trying *Billing EU* in an account that
 already held it, the form looks like this:
 
-![The form after two creates and a refusal](../docs/form.png)
+![The form after two creates and a refusal](attachment:form.png)
 
 From the top: the mode line (**SANDBOX** or **LIVE**); **One name | Many names** (notebook 02
 shows Many names); the name and **Create**; **If it exists, reuse it**; the outcome of the last
@@ -1010,8 +1012,17 @@ def make(filename: str, cells: list[Cell]) -> nbformat.NotebookNode:
             source
         )
         cell.id = f"{stem}-{number:02d}"
+        _attach_pictures(cell)
         nb.cells.append(cell)
     return nb
+
+
+def _attach_pictures(cell: nbformat.NotebookNode) -> None:
+    """Pictures named ``attachment:NAME.png`` travel inside the notebook (from docs/NAME.png):
+    a relative link breaks in an exported page or a mailed notebook, an attachment does not."""
+    for name in re.findall(r"\(attachment:([\w.-]+\.png)\)", cell.source):
+        data = base64.b64encode((HERE.parent / "docs" / name).read_bytes()).decode("ascii")
+        cell.setdefault("attachments", {})[name] = {"image/png": data}
 
 
 def execute(nb: nbformat.NotebookNode, env: Mapping[str, str]) -> None:

@@ -112,6 +112,17 @@ def test_the_form_and_the_progress_bar_are_visible_where_they_were_blank() -> No
         assert summary.group() in pages["02-bulk-setup.ipynb"]
 
 
+@pytest.mark.parametrize("path", SAVED, ids=lambda path: path.name)
+def test_an_offline_export_carries_its_pictures_inside(path: Path) -> None:
+    """A picture in a notebook's text travels with it (a cell attachment, exported as data):
+    a link to ../docs/ would show broken in an exported page or a mailed notebook."""
+    page = export(nbformat.read(path, as_version=4))
+    images = re.findall(r'<img[^>]*\bsrc="([^"]+)"', page)
+    assert [src for src in images if not src.startswith("data:image/")] == []
+    if path.name.startswith("01"):
+        assert any(src.startswith("data:image/png;base64,") for src in images)
+
+
 def test_no_notebook_opens_with_the_sandbox_notice_on_stderr() -> None:
     for path in SAVED:
         nb = nbformat.read(path, as_version=4)
