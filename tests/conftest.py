@@ -14,6 +14,19 @@ from responses import registries
 CANARY = "cmnb_canary_9f2c7e41d0b84a6f"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Behave the same however pytest was launched.
+
+    A shell starts a background job (``make test &``, CI without a terminal) with SIGINT
+    ignored, and an ignored signal stays ignored in every child process: then neither this
+    process nor a ``cmnb`` process a test starts and sends Ctrl-C to would ever see it. A handled
+    signal is reset to the default in a child, so handling it here gives every child Python's
+    usual KeyboardInterrupt.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory

@@ -102,7 +102,9 @@ def test_stop_must_be_an_event(sb: cmnb.Sandbox, client: cmnb.Client) -> None:
 def test_deletes_waiting_their_turn_when_stopped_are_skipped_not_failed(sb: cmnb.Sandbox) -> None:
     for name in ("Old 1", "Old 2", "Old 3"):
         sb.add_source(name)
-    with sb.client(max_attempts=1, rate_limit_per_s=2) as paced:  # deletes wait for the pacer
+    # One request a second: each delete waits its own turn at the pacer (at 2/s two could leave
+    # together once the plan's and apply's list calls slid out of the window).
+    with sb.client(max_attempts=1, rate_limit_per_s=1) as paced:
         plan = paced.data_sources.plan(["Kept"], prune=True)
         stop = threading.Event()
         with pytest.raises(ApplyInterrupted) as caught:
