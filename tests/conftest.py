@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import responses
+from clirun import Run
 from fakes import FakeTime
 from responses import registries
 
@@ -91,3 +93,23 @@ def sigint_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], canary: str) -> Callable[..., Run]:
+    """``cli("list")`` runs ``cmnb list`` in-process; the canary key (plain, or base64 as in an
+    Authorization header) never reaches stdout or stderr, nor a traceback (but with -v)."""
+    from cmnb.cli import main
+
+    secrets = (canary, base64.b64encode(f"{canary}:".encode()).decode())
+
+    def run(*argv: str) -> Run:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        result = Run(code, captured.out, captured.err)
+        for secret in secrets:
+            assert secret not in result.out and secret not in result.err
+        assert "Traceback" not in result.err or "-v" in argv
+        return result
+
+    return run

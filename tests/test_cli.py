@@ -7,7 +7,6 @@ base64, as in an Authorization header) never reaches stdout or stderr.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -19,12 +18,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
+from clirun import FakeTTY, InterruptedTTY, Run
 from responses import matchers, registries
 
 import cmnb
@@ -46,45 +45,6 @@ SEED = {
 }
 NO_KEY = "no API key configured — using the local sandbox"
 FORCED = "--sandbox — using the embedded sandbox"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    @property
-    def messages(self) -> list[str]:
-        return self.err.splitlines()
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], canary: str) -> Callable[..., Run]:
-    """``cli("list")`` runs ``cmnb list`` in-process and checks the canary never shows."""
-    secrets = (canary, base64.b64encode(f"{canary}:".encode()).decode())
-
-    def run(*argv: str) -> Run:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        result = Run(code, captured.out, captured.err)
-        for secret in secrets:
-            assert secret not in result.out and secret not in result.err
-        assert "Traceback" not in result.err or "-v" in argv
-        return result
-
-    return run
-
-
-class FakeTTY(io.StringIO):
-    """A terminal: what the user will type, or where the progress bar is drawn."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture
@@ -554,11 +514,6 @@ def test_delete_asks_on_a_terminal(
         assert (result.code, result.out) == (1, "")
         assert result.err.endswith("cmnb: not deleted.\n")
         assert names_in(sandbox) == ["Maybe"]
-
-
-class InterruptedTTY(FakeTTY):
-    def readline(self, size: int | None = -1) -> str:
-        raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("stdin", [FakeTTY(""), InterruptedTTY()], ids=["ctrl-d", "ctrl-c"])

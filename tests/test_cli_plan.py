@@ -2,13 +2,12 @@
 names from stdin, bad rows, the confirmations (none without a terminal, ``[y/N]``, the typed
 number of deletes, ``--yes``), pruning, the exit codes of failures, Ctrl-C, and the key.
 
-Every run goes through :func:`cli`, which checks that the canary key (in plain text or base64,
-as in an Authorization header) never reaches stdout or stderr.
+Every run goes through the ``cli`` fixture (tests/conftest.py), which checks that the canary
+key (in plain text or base64, as in an Authorization header) never reaches stdout or stderr.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -20,31 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import FakeTTY, InterruptedTTY, Run
+from clirun import FakeTTY, InterruptedTTY, Run
 
 import cmnb
 from cmnb.api._apply_result import ApplyInterrupted, ApplyOutcome, ApplyResult
 from cmnb.api._plan import Plan
-from cmnb.cli import main
 
 NOT_A_TERMINAL = "cmnb: Not applied: stdin is not a terminal, so there is no one to ask; pass --yes"
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], canary: str) -> Callable[..., Run]:
-    """``cli("plan", "x.csv")`` runs ``cmnb plan x.csv`` in-process; the canary never shows."""
-    secrets = (canary, base64.b64encode(f"{canary}:".encode()).decode())
-
-    def run(*argv: str) -> Run:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        result = Run(code, captured.out, captured.err)
-        for secret in secrets:
-            assert secret not in result.out and secret not in result.err
-        assert "Traceback" not in result.err
-        return result
-
-    return run
 
 
 @pytest.fixture
