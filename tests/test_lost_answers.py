@@ -268,3 +268,26 @@ def test_sandbox_every_branch(canary: str, faults: list[dict[str, Any]], expecte
             assert len(sb.sources()) == (1 if error.maybe_sent else 0)
         assert outcome == expected
         assert [r.method for r in sb.requests] == ["POST", "GET"]
+
+
+# --- bulk: a taken name whose holder the lookup could not tell ------------------------------
+
+
+@pytest.mark.parametrize("mode", ["ensure", "create"])
+def test_a_bulk_create_taken_after_its_lost_answer_is_settled_by_the_runs_list(
+    canary: str, mode: str
+) -> None:
+    """The first attempt creates the source but its answer is lost (a reset after the commit);
+    the retry hears "name taken"; the lookup that would tell whose it is fails. The name is the
+    account's, so it is never ``failed``: the run's one list at the end says this run made it."""
+    with cmnb.Sandbox(canary, rate_limit_per_s=None) as sb:
+        with sb.client(rate_limit_per_s=None, _sleep=lambda s: None) as client:
+            sb.faults.add("create", reset=True, after_commit=True)
+            # The lookup after "name taken" fails every attempt it has; ensure mode's own list
+            # before the creates, and the run's list at the end, go through.
+            sb.faults.add("list", status=500, times=LOOKUP_ATTEMPTS, skip=int(mode == "ensure"))
+            result = client.data_sources.create_many([NAME], mode=mode)  # type: ignore[arg-type]
+        (outcome,) = result
+        assert [s["name"] for s in sb.sources()] == [NAME]
+        assert outcome.outcome == "created", repr(outcome.error)
+        assert outcome.source is not None and outcome.source.uuid == sb.sources()[0]["uuid"]

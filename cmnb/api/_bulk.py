@@ -311,7 +311,11 @@ class _Run:
             self.record(index, "created", source=answer)
         elif isinstance(answer, Stopped):  # the run was stopped before it was sent
             self.record(index, "skipped")
-        elif isinstance(answer, DuplicateNameError) and answer.existing and self.mode == "ensure":
+        elif isinstance(answer, DuplicateNameError) and answer.existing is None:
+            # Taken, but the lookup that would say by whom failed: maybe by this run's own lost
+            # answer. The run's list at the end tells (created, existing or failed, by mode).
+            self.doubts.add(index, self.names[index], answer)
+        elif isinstance(answer, DuplicateNameError) and self.mode == "ensure":
             self.record(index, "existing", source=answer.existing)
         elif isinstance(answer, DuplicateNameError):  # the row shows which source holds the name
             self.record(index, "failed", error=answer, source=answer.existing)
