@@ -51,6 +51,12 @@ __all__ = [
 ]
 
 
+#: Who answered (or failed to): what messages call the server. ``TARGET_SANDBOX`` when the
+#: client's base URL is on this machine (the embedded or a standalone sandbox), else ChartMogul.
+TARGET_CHARTMOGUL = "ChartMogul"
+TARGET_SANDBOX = "the sandbox"
+
+
 class CmnbError(Exception):
     """Base class of every error cmnb raises on purpose."""
 
@@ -99,6 +105,7 @@ class TransportError(CmnbError):
     act (connection refused, DNS failure), or when a lookup made after the lost answer showed
     that it did not. ``server_started_at`` is the server's clock (Unix time) when the call
     began, estimated from its ``Date`` headers (``None`` when no answer carried one).
+    ``target`` is who was asked: ``"ChartMogul"`` or ``"the sandbox"`` (set by the transport).
     """
 
     def __init__(
@@ -109,12 +116,14 @@ class TransportError(CmnbError):
         path: str = "",
         maybe_sent: bool = False,
         server_started_at: float | None = None,
+        target: str = TARGET_CHARTMOGUL,
     ):
         super().__init__(message)
         self.method = method
         self.path = path
         self.maybe_sent = maybe_sent
         self.server_started_at = server_started_at
+        self.target = target
 
     def settle(self, *, maybe_sent: bool, note: str) -> None:
         """Record what a lookup after the lost answer found: ``maybe_sent`` and a sentence
@@ -131,8 +140,8 @@ class APIError(CmnbError):
     ``method`` and ``path`` of the request, and ``body`` (the raw text, truncated).
     ``maybe_sent`` is True when a create or delete ended with this answer although the server
     may have acted on it (a 500/502/504, or any answer after an earlier attempt's was lost),
-    and ``server_started_at`` is the server's clock when the call began, as for
-    :class:`TransportError`.
+    and ``server_started_at`` is the server's clock when the call began, and ``target`` who
+    answered, as for :class:`TransportError`.
     """
 
     default_hint = "The ChartMogul API refused the request."
@@ -159,6 +168,7 @@ class APIError(CmnbError):
         self.hint = hint or self.default_hint
         self.maybe_sent = False
         self.server_started_at: float | None = None
+        self.target = TARGET_CHARTMOGUL
         self.note = ""
         super().__init__(self._text())
 

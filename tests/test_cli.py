@@ -597,11 +597,11 @@ def test_global_options_before_or_after_the_command(
         (
             {"status": 429, "retry_after": 120},
             6,
-            "Rate limited by ChartMogul (HTTP 429): wait 120 s",
+            "Rate limited by the sandbox (HTTP 429): wait 120 s",
         ),
-        ({"status": 500, "times": None}, 7, "ChartMogul had a server error (HTTP 500)"),
-        ({"status": 502, "times": None}, 7, "ChartMogul had a server error (HTTP 502)"),
-        ({"delay_s": 5}, 6, "Could not reach ChartMogul (network down or timed out)"),
+        ({"status": 500, "times": None}, 7, "The sandbox had a server error (HTTP 500)"),
+        ({"status": 502, "times": None}, 7, "The sandbox had a server error (HTTP 502)"),
+        ({"delay_s": 5}, 6, "Could not reach the sandbox (network down or timed out)"),
     ],
 )
 def test_exit_codes_from_sandbox_faults(
@@ -630,7 +630,7 @@ def test_a_lost_answer_outside_create_does_not_suggest_ensure(
     )
     result = run("--timeout", "0.3", *argv)
     assert result.code == 6
-    assert result.messages[0].startswith("cmnb: Could not reach ChartMogul")
+    assert result.messages[0].startswith("cmnb: Could not reach the sandbox")
     assert "--ensure" not in result.err
 
 
@@ -650,7 +650,7 @@ def test_wrong_key_exits_4(run: Callable[..., Run], monkeypatch: pytest.MonkeyPa
     assert result.code == 4
     assert result.messages == [
         "cmnb: The API key was not accepted (HTTP 401): "
-        "check it in ChartMogul → Profile → API keys."
+        "use the key the sandbox was started with."
     ]
 
 
@@ -658,7 +658,7 @@ def test_not_found_exits_5(run: Callable[..., Run]) -> None:
     for argv in (["get", OTHER_UUID], ["delete", OTHER_UUID, "--yes"]):
         result = run(*argv)
         assert (result.code, result.out) == (5, "")
-        assert result.messages[0].startswith("cmnb: ChartMogul refused the request (HTTP 404).")
+        assert result.messages[0].startswith("cmnb: The sandbox refused the request (HTTP 404).")
 
 
 def test_bad_uuid_exits_3_and_sends_nothing(run: Callable[..., Run], sandbox: cmnb.Sandbox) -> None:
@@ -677,7 +677,8 @@ def test_connection_refused_exits_6(
     monkeypatch.setenv("CHARTMOGUL_API_KEY", canary)
     result = cli("--timeout", "0.2", "--base-url", f"http://127.0.0.1:{free_port()}", "list")
     assert result.code == 6
-    assert result.messages[0].startswith("cmnb: Could not reach ChartMogul")
+    # A base URL on this machine is a sandbox's: the message does not blame ChartMogul.
+    assert result.messages[0].startswith("cmnb: Could not reach the sandbox")
 
 
 def test_plain_http_to_a_remote_host_is_a_configuration_error(

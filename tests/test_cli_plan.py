@@ -424,7 +424,7 @@ def test_apply_draws_the_bulk_progress_bar_on_a_terminal(
 @pytest.mark.parametrize(
     ("endpoint", "status", "code", "message"),
     [
-        ("create", 500, 7, "cmnb: failed create 'New one': ChartMogul had a server error"),
+        ("create", 500, 7, "cmnb: failed create 'New one': The sandbox had a server error"),
         ("delete", 403, 4, "cmnb: failed delete 'Old import': This account may not do that"),
         ("create", 422, 3, "cmnb: failed create 'New one': "),
     ],

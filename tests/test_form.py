@@ -226,9 +226,9 @@ def test_hostile_name_is_escaped_in_status_and_table(
     ("fault", "expected"),
     [
         ({"status": 403}, "✖ This account may not do that (HTTP 403): is the trial expired?"),
-        ({"retry_after": 2}, "✖ Rate limited by ChartMogul (HTTP 429): wait 2 s and try again."),
-        ({"status": 500}, "✖ ChartMogul had a server error (HTTP 500); try again shortly."),
-        ({"reset": True}, "✖ Could not reach ChartMogul (network down or timed out)"),
+        ({"retry_after": 2}, "✖ Rate limited by the sandbox (HTTP 429): wait 2 s and try again."),
+        ({"status": 500}, "✖ The sandbox had a server error (HTTP 500); try again shortly."),
+        ({"reset": True}, "✖ Could not reach the sandbox (network down or timed out)"),
     ],
 )
 def test_sandbox_faults_become_short_messages(

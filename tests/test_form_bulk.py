@@ -246,7 +246,7 @@ def test_create_mode_with_faults(sb: cmnb.Sandbox, form: DataSourceForm) -> None
         "The lines not done are still in the box."
     )
     # issue 15: the columns are name, outcome, created_at, error, uuid
-    assert rows[0][3].startswith("ChartMogul refused the request (HTTP 400).")
+    assert rows[0][3].startswith("The sandbox refused the request (HTTP 400).")
     assert rows[2][4] == old["uuid"]
     assert rows[2][3] == (
         f"A data source named “Old” already exists ({old['uuid']}). "

@@ -285,7 +285,7 @@ def test_apply_under_faults_keeps_the_table_in_step(sb: cmnb.Sandbox, form: Data
     status = apply(form)
     rows = outcome_rows(form)
     assert rows["A"]["outcome"] == "failed"
-    assert rows["A"]["error"].startswith("ChartMogul refused the request (HTTP 400).")
+    assert rows["A"]["error"].startswith("The sandbox refused the request (HTTP 400).")
     assert rows["B"]["outcome"] in ("created", "existing") and rows["C"]["outcome"] == "created"
     assert status.startswith("✖ Applied: ") and "1 failed, 1 unchanged" in status
     # the table and the server agree on every desired name
@@ -305,7 +305,7 @@ def test_apply_failing_before_any_create_keeps_the_preview(
     preview(form, "A\nStripe")
     sb.faults.add("list", status=503)  # apply reads the account first: nothing is sent
     status = apply(form)
-    assert status.startswith("✖ ChartMogul had a server error (HTTP 503)")
+    assert status.startswith("✖ The sandbox had a server error (HTTP 503)")
     assert server_names(sb) == ["Stripe"] and len(form.table) == 0
     assert not panel(form).apply_button.disabled  # the preview still stands: try again
     assert "+ create" in panel(form).view.value

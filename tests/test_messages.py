@@ -59,3 +59,33 @@ def test_an_unknown_outcome_says_it_may_exist_and_a_lost_answer_found_says_so() 
     assert "may or may not exist" in unknown and "Pass --ensure before sending it again" in unknown
     found = BulkOutcome("F", "created", note="Its answer was lost; the lookup found it.")
     assert describe_outcome(found) == "Its answer was lost; the lookup found it."
+
+
+def test_messages_name_the_sandbox_when_it_answered(canary: str) -> None:
+    """The target comes from the client's base URL: on this machine, a sandbox; else ChartMogul."""
+    import cmnb
+
+    with cmnb.Sandbox(canary) as sb, sb.client(max_attempts=1) as client:
+        sb.faults.add("list", status=500)
+        with pytest.raises(ServerError) as caught:
+            client.data_sources.list()
+    assert caught.value.target == "the sandbox"
+    assert describe_error(caught.value).startswith("The sandbox had a server error (HTTP 500)")
+    gone = TransportError("connection refused", method="GET", target="the sandbox")
+    assert describe_error(gone).startswith("Could not reach the sandbox")
+    assert describe_error(TransportError("refused", method="GET")).startswith(
+        "Could not reach ChartMogul"
+    )
+
+
+def test_an_answer_from_chartmogul_is_said_to_be_chartmogul_s(canary: str) -> None:
+    import responses
+
+    import cmnb
+
+    with responses.RequestsMock() as rsps, cmnb.Client(canary, max_attempts=1) as client:
+        rsps.get("https://api.chartmogul.com/v1/data_sources", status=503, body="down")
+        with pytest.raises(ServerError) as caught:
+            client.data_sources.list()
+    assert caught.value.target == "ChartMogul"
+    assert describe_error(caught.value).startswith("ChartMogul had a server error (HTTP 503)")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import APIError, error_from_response
+from ..errors import TARGET_CHARTMOGUL, APIError, error_from_response
 from ._retries import may_have_acted, server_date_of
 
 __all__ = ["Reply", "earliest_server_start"]
@@ -41,6 +41,7 @@ class Reply:
     attempts: int = 1
     after_ambiguous: bool = False
     server_started_at: float | None = None
+    target: str = TARGET_CHARTMOGUL
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ class Reply:
             self.after_ambiguous or may_have_acted(self.status)
         )
         error.server_started_at = self.server_started_at
+        error.target = self.target
         return error
 
 

@@ -32,7 +32,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .._version import __version__
-from ..errors import ConfigError, TransportError
+from ..errors import TARGET_CHARTMOGUL, TARGET_SANDBOX, ConfigError, TransportError
 from ._pacing import Pacer
 from ._reply import Reply, earliest_server_start
 from ._retries import (
@@ -46,6 +46,7 @@ from ._retries import (
     retry_decision,
 )
 from ._secret import Secret
+from ._settings import is_loopback_host
 
 __all__ = ["Stopped", "Transport", "retries_stop_when"]
 
@@ -180,6 +181,9 @@ class Transport:
             raise ConfigError(f"deadline_s must be a number of seconds > 0, not {deadline_s!r}.")
         self.verify = _check_verify(verify)
         self.base_url = base_url
+        #: Who messages say answered: a base URL on this machine is a sandbox, never ChartMogul.
+        loopback = is_loopback_host(urlsplit(base_url).hostname or "")
+        self.target = TARGET_SANDBOX if loopback else TARGET_CHARTMOGUL
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.deadline_s = float(deadline_s)
@@ -252,15 +256,19 @@ class Transport:
             max_attempts=self.max_attempts if max_attempts is None else max_attempts,
         )
         try:
-            while True:
-                outcome = self._attempt(call)
-                if call.reply is not None and call.reply.status < 400:
-                    return call.reply
-                self._wait(call, self._classify(call, outcome))
-        except _GiveUp as stop:
-            why, fallback = stop.why, stop.fallback
-        # Raised outside the except block, so the error carries no internal context.
-        return self._give_up(call, why, fallback)
+            try:
+                while True:
+                    outcome = self._attempt(call)
+                    if call.reply is not None and call.reply.status < 400:
+                        return call.reply
+                    self._wait(call, self._classify(call, outcome))
+            except _GiveUp as stop:
+                why, fallback = stop.why, stop.fallback
+            # Raised outside the except block, so the error carries no internal context.
+            return self._give_up(call, why, fallback)
+        except TransportError as failure:
+            failure.target = self.target
+            raise
 
     def _attempt(self, call: _Call) -> Failure | int:
         """Take a connection slot and the pacer's turn, then send: the attempt's outcome.
@@ -362,6 +370,7 @@ class Transport:
             attempts=call.attempt,
             after_ambiguous=call.after_ambiguous,
             server_started_at=call.server_started_at,
+            target=self.target,
         )
         logger.debug(
             "%s %s -> %d in %.0f ms",

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import (
+    TARGET_CHARTMOGUL,
+    TARGET_SANDBOX,
     APIError,
     AuthenticationError,
     CmnbError,
@@ -42,6 +44,10 @@ FORM_REUSE_OPTION = "Tick “If it exists, reuse it”"
 FORM_PREVIEW_OPTION = "Press Preview"
 
 
+def _capital(target: str) -> str:
+    return target[:1].upper() + target[1:]
+
+
 def _said(exc: APIError) -> str:
     message = exc.message.strip()
     return f" Server said: {message[:200]}" if message else ""
@@ -56,26 +62,32 @@ def describe_error(exc: BaseException, *, reuse_option: str = FORM_REUSE_OPTION)
     if isinstance(exc, DuplicateNameError):
         where = f" ({exc.existing.uuid})" if exc.existing is not None else ""
         return f"A data source named “{exc.name}” already exists{where}. {reuse_option} to use it."
+    target = getattr(exc, "target", TARGET_CHARTMOGUL)  # who answered: ChartMogul or the sandbox
     if isinstance(exc, AuthenticationError):
-        return (
-            "The API key was not accepted (HTTP 401): check it in ChartMogul → Profile → API keys."
+        where = (
+            "use the key the sandbox was started with"
+            if target == TARGET_SANDBOX
+            else "check it in ChartMogul → Profile → API keys"
         )
+        return f"The API key was not accepted (HTTP 401): {where}."
     if isinstance(exc, ForbiddenError):
         return "This account may not do that (HTTP 403): is the trial expired?" + _said(exc)
     if isinstance(exc, RateLimitError):
         wait = f"{exc.retry_after_s:g} s" if exc.retry_after_s is not None else "a few seconds"
-        return f"Rate limited by ChartMogul (HTTP 429): wait {wait} and try again."
+        return f"Rate limited by {target} (HTTP 429): wait {wait} and try again."
     if isinstance(exc, ServerError):
-        return f"ChartMogul had a server error (HTTP {exc.status}); try again shortly." + _said(exc)
+        return f"{_capital(target)} had a server error (HTTP {exc.status}); try again shortly." + (
+            _said(exc)
+        )
     if isinstance(exc, APIError):
-        return f"ChartMogul refused the request (HTTP {exc.status})." + _said(exc)
+        return f"{_capital(target)} refused the request (HTTP {exc.status})." + _said(exc)
     if isinstance(exc, TransportError):
         reason = str(exc).rstrip(".")
         # Only a create can have done something we did not see; a lost list/get/delete answer
         # created nothing, so its message carries no advice about reusing a source.
         create = exc.method.upper() in ("POST", "")
         maybe = f" {reuse_option} before trying again." if exc.maybe_sent and create else ""
-        return f"Could not reach ChartMogul (network down or timed out): {reason}.{maybe}"
+        return f"Could not reach {target} (network down or timed out): {reason}.{maybe}"
     if isinstance(exc, InputError):
         return f"Not sent: {exc}"
     if isinstance(exc, ConfigError):
