@@ -665,3 +665,12 @@ def test_stop_is_shown_only_during_a_run_and_a_stale_click_does_nothing(
     assert form.bulk.result is not None and not form.bulk.result.interrupted
     assert seen[0] is None and isinstance(seen[1], threading.Event)
     assert form.bulk.stop_button.layout.display == "none"
+
+
+def test_the_live_summary_isolates_every_name_it_quotes() -> None:
+    # A right-to-left override inside a pasted name must not reverse the words after it.
+    rtl = "Billing \u202eSU"
+    check = check_box(f"{rtl}\n{rtl}\nbad\x07name")
+    html = summary_html(check)
+    assert f"“<bdi>{rtl}</bdi>” is on lines 1 and 2: it is sent once." in html
+    assert "line 3 “<bdi>" in html  # the refused line, isolated too

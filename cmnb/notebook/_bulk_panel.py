@@ -100,9 +100,10 @@ def check_box(text: str) -> BoxCheck:
     return BoxCheck(tuple(where), tuple(invalid), repeated)
 
 
-def _quoted(line: str) -> str:
+def _shown(line: str) -> str:
+    """A line as the summary quotes it: stripped, cut to ``_SHOWN_CHARS``."""
     shown = line.strip()
-    return f"“{shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 1] + '…'}”"
+    return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 1] + "…"
 
 
 def _numbers(lines: tuple[int, ...]) -> str:
@@ -118,15 +119,19 @@ def summary_html(check: BoxCheck) -> str:
     if check.invalid:
         lines = len(check.invalid)
         head += f" {lines} line{'' if lines == 1 else 's'} cannot be sent (fix or remove):"
+    # Each line's name is quoted in a <bdi>, like every name a status line shows.
     items = [
-        ("error", f"line {number} {_quoted(line)}: {problem}")
+        ("error", f"line {number} “{_shown(line)}”: {problem}", _shown(line))
         for number, line, problem in check.invalid
     ]
     items += [
-        ("info", f"{_quoted(name)} is on lines {_numbers(lines)}: it is sent once.")
+        ("info", f"“{_shown(name)}” is on lines {_numbers(lines)}: it is sent once.", _shown(name))
         for name, lines in check.repeated
     ]
-    shown = [f"<li>{status_html(kind, text, icon=False)}</li>" for kind, text in items]
+    shown = [
+        f"<li>{status_html(kind, text, icon=False, names=(name,))}</li>"
+        for kind, text, name in items
+    ]
     if len(items) > _SHOWN_PROBLEMS:
         more = f"… and {len(items) - _SHOWN_PROBLEMS} more"
         shown = [*shown[:_SHOWN_PROBLEMS], f"<li>{status_html('info', more, icon=False)}</li>"]
