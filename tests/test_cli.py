@@ -649,8 +649,7 @@ def test_wrong_key_exits_4(run: Callable[..., Run], monkeypatch: pytest.MonkeyPa
     result = run("list")
     assert result.code == 4
     assert result.messages == [
-        "cmnb: The API key was not accepted (HTTP 401): "
-        "use the key the sandbox was started with."
+        "cmnb: The API key was not accepted (HTTP 401): use the key the sandbox was started with."
     ]
 
 
