@@ -124,7 +124,7 @@ def test_create_a_repeated_name_is_sent_once_and_is_no_failure(
     # issue 15: a name given twice is a duplicate of the input, not a failure
     result = run("create", "Good", "Other", " Good ")
     assert result.code == 0
-    uuid = sandbox.sources()[0]["uuid"]
+    (uuid,) = [s["uuid"] for s in sandbox.sources() if s["name"] == "Good"]  # sent once
     assert result.lines[0] == f"created\t{uuid}\tGood"
     assert result.lines[2] == f"repeated\t{uuid}\tGood"  # the first one's source
     assert result.messages[-1] == "cmnb: 3 names: 2 created, 1 repeated, 0 failed"
