@@ -291,3 +291,42 @@ def test_a_bulk_create_taken_after_its_lost_answer_is_settled_by_the_runs_list(
         assert [s["name"] for s in sb.sources()] == [NAME]
         assert outcome.outcome == "created", repr(outcome.error)
         assert outcome.source is not None and outcome.source.uuid == sb.sources()[0]["uuid"]
+
+
+# --- a write that times out may still land ---------------------------------------------------
+
+
+def test_a_create_that_timed_out_is_given_time_to_land_before_the_lookup(canary: str) -> None:
+    """The server is slow: it creates the source 0.4 s after the request arrived, past the
+    client's 0.3 s read timeout. A lookup right away would find nothing and report "not
+    created" for a source about to exist; the read waits for the timed-out write first."""
+    with cmnb.Sandbox(canary, rate_limit_per_s=None) as sb:
+        sb.faults.add("create", delay_s=0.4)
+        with sb.client(timeout=0.3, max_attempts=1, rate_limit_per_s=None) as client:
+            made = client.data_sources.create(NAME)
+            assert [s["uuid"] for s in sb.sources()] == [made.uuid]
+        # create_many's own lookup at the end of the run waits the same way.
+        sb.faults.add("create", delay_s=0.4)
+        with sb.client(timeout=0.3, max_attempts=1, rate_limit_per_s=None) as client:
+            result = client.data_sources.create_many(["Slow three"], mode="create")
+        (outcome,) = result
+        assert outcome.outcome == "created", repr(outcome.error)
+        assert outcome.source is not None
+        assert {s["name"] for s in sb.sources()} >= {NAME, "Slow three"}
+
+
+def test_a_read_after_a_timed_out_write_waits_at_most_the_read_timeout(
+    canary: str, fake: FakeTime, rsps: responses.RequestsMock
+) -> None:
+    with cmnb.Client(
+        canary, timeout=(1, 2), max_attempts=1, _clock=fake.clock, _sleep=fake.sleep
+    ) as client:
+        rsps.post(URL, body=requests.exceptions.ReadTimeout("read timed out"))
+        rsps.get(URL, json={"data_sources": []})
+        rsps.get(URL, json={"data_sources": []})
+        with pytest.raises(TransportError):
+            client.data_sources.create("Gone quiet")  # its lookup waits 2 s first
+        waited = sum(fake.sleeps)
+        client.data_sources.list()  # the grace is over: no more waiting
+        assert sum(fake.sleeps) == waited
+    assert 1.9 <= waited <= 2.0

@@ -16,10 +16,10 @@ from typing import Any
 from ..errors import TARGET_CHARTMOGUL, APIError, error_from_response
 from ._retries import may_have_acted, server_date_of
 
-__all__ = ["Reply", "earliest_server_start"]
+__all__ = ["CHANGES", "Reply", "earliest_server_start"]
 
 #: Methods that change the account: their error answers may leave the outcome in doubt.
-_CHANGES = frozenset({"POST", "DELETE"})
+CHANGES = frozenset({"POST", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Reply:
             name=name,
             retry_after_s=self.retry_after_s,
         )
-        error.maybe_sent = self.method in _CHANGES and (
+        error.maybe_sent = self.method in CHANGES and (
             self.after_ambiguous or may_have_acted(self.status)
         )
         error.server_started_at = self.server_started_at

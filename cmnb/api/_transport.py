@@ -34,7 +34,7 @@ from requests.adapters import HTTPAdapter
 from .._version import __version__
 from ..errors import TARGET_CHARTMOGUL, TARGET_SANDBOX, ConfigError, TransportError
 from ._pacing import Pacer
-from ._reply import Reply, earliest_server_start
+from ._reply import CHANGES, Reply, earliest_server_start
 from ._retries import (
     Decision,
     Failure,
@@ -57,6 +57,8 @@ logger = logging.getLogger("cmnb")
 #: limit waits (within its call's deadline) for another's request to finish.
 MAX_CONNECTIONS = 20
 POOL_MAXSIZE = MAX_CONNECTIONS
+#: How long at most a read waits for a timed-out create or delete that may still land.
+LANDING_GRACE_CAP_S = 5.0
 #: How often a thread waiting for a connection slot checks for a stop (Ctrl-C).
 _STOP_POLL_S = 0.05
 REDACTED_AUTH = "Basic ********"
@@ -198,6 +200,10 @@ class Transport:
         # urllib3's pool (block=False) opens an extra connection for every thread beyond its
         # size: without this gate, 30 threads sharing a client made 30 parallel connections.
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        # When a create or delete timed out unanswered, the server may still be working on it:
+        # reads wait until then (see _let_writes_land).
+        self._writes_may_land_until = float("-inf")
+        self._landing_lock = threading.Lock()
         self.session = requests.Session()
         # max_retries=0: urllib3 must not retry on its own, or a POST could be sent twice
         # behind the back of the retry rules.
@@ -242,6 +248,8 @@ class Transport:
         Raises :class:`TransportError` when the last attempt got no HTTP answer, and
         :class:`Stopped` when a stop (:func:`retries_stop_when`) came before anything was sent.
         """
+        if method.upper() == "GET":
+            self._let_writes_land()
         url, started = self.url(path), self._clock()
         budget_s = self.deadline_s if deadline_s is None else deadline_s
         call = _Call(
@@ -354,6 +362,8 @@ class Transport:
             )
         except requests.RequestException as exc:
             kind = classify_failure(exc)
+            if method in CHANGES and isinstance(exc, requests.exceptions.ReadTimeout):
+                self._expect_landing(timeout[1])
             call.failure = self._failure(call, exc, kind)
             logger.debug("%s %s failed (%s): %s", method, url, kind.value, describe_failure(exc))
             return kind
@@ -432,6 +442,22 @@ class Transport:
             ", Retry-After" if server_wait is not None else "",
         )
         return wait_s
+
+    def _expect_landing(self, read_timeout_s: float) -> None:
+        """A create or delete got no answer within the read timeout: the server may still be
+        working on it. Give it as long again (at most :data:`LANDING_GRACE_CAP_S`)."""
+        until = self._clock() + min(read_timeout_s, LANDING_GRACE_CAP_S)
+        with self._landing_lock:
+            self._writes_may_land_until = max(self._writes_may_land_until, until)
+
+    def _let_writes_land(self) -> None:
+        """A read waits for a timed-out write that may still land, so that a lookup after a
+        lost answer does not report absent a source the server was still creating."""
+        with self._landing_lock:
+            wait_s = self._writes_may_land_until - self._clock()
+        if wait_s > 0:
+            logger.debug("waiting %.2f s for an unanswered write to land before reading", wait_s)
+            self._pause(wait_s)
 
     def _wait(self, call: _Call, wait_s: float) -> None:
         """Wait before the next attempt; raises :class:`_GiveUp` if a stop came meanwhile."""
